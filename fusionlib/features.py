@@ -1,0 +1,115 @@
+"""Clinical features: one pipeline for the synthetic cohort and the real clinical CSV.
+
+:func:`clinical_features` is stateless: it drops identifiers, label restatements and free text, applies the
+codings written in the real column names (``Sex (F:0, M:1)`` holds F/M, ...) and returns numeric columns
+plus nominal string columns. :func:`make_imputer` is the fitted part (imputation, one-hot encoding), and is
+always fitted on a training split only — :class:`fusionlib.rf.MetadataForest` does that inside each fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import KNNImputer, SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .cohort import CLASSES, LABEL, TEMPERATURE_COLUMNS
+
+#: Identifiers: never features.
+IDENTIFIERS = ("ID", "Patient#", "DFU#", "Appt#", "Appt Days")
+#: Restatements of the label: never features.
+LABEL_RESTATEMENTS = ("Healing Phase", "Phase Confidence (%)", LABEL)
+#: Free text with a grouped twin column: never features (the grouped column is used).
+FREE_TEXT = ("Location", "Type of Pain", "Type of Pain2", "Dressing")
+#: Temperature columns (and their normalised versions in the real CSV): the thermal image's information.
+TEMPERATURES = TEMPERATURE_COLUMNS + (
+    "Wound Centre Temperature Normalized (°C)", "Peri-Ulcer Temperature Normalized (°C)")
+#: Codings of string columns, as their names state them (matched case-insensitively).
+CODINGS = {
+    "Sex (F:0, M:1)": {"f": 0, "m": 1},
+    "Side (Left:0, Right:1)": {"left": 0, "right": 1},
+    "Odor": {"noodor": 0, "unpleasant": 1},
+    "Exudate Appearance (Serous:1,Haemoserous,Bloody,Thick:4)":
+        {"serous": 1, "haemoserous": 2, "bloody": 3, "thick": 4},
+    "Location Grouped (Hallux:1,Toes,Middle,Heel,Ankle:5)":
+        {"hallux": 1, "toes": 2, "middle": 3, "heel": 4, "ankle": 5},
+}
+
+
+def labels(visits: pd.DataFrame) -> np.ndarray:
+    """Integer labels (0 = I, 1 = P, 2 = R) from ``Healing Phase Abs``, shape ``(n_visits,)``.
+
+    Raises ``ValueError`` naming the rows whose label is missing or not one of I, P, R.
+    """
+    if LABEL not in visits.columns:
+        raise ValueError(f"missing required column {LABEL!r}")
+    codes = visits[LABEL].map({c: i for i, c in enumerate(CLASSES)})
+    bad = codes.isna()
+    if bad.any():
+        rows = list(visits.index[bad][:10])
+        raise ValueError(f"column {LABEL!r}: missing or unknown label (not one of {CLASSES}) in rows {rows}"
+                         + (f" and {bad.sum() - 10} more" if bad.sum() > 10 else ""))
+    return codes.to_numpy(dtype=np.int64)
+
+
+def clinical_features(visits: pd.DataFrame, include_temperatures: bool = False) -> pd.DataFrame:
+    """Feature columns of a visit table, before imputation.
+
+    Drops ``IDENTIFIERS``, ``LABEL_RESTATEMENTS``, ``FREE_TEXT`` and (unless ``include_temperatures``)
+    ``TEMPERATURES``; maps the ``CODINGS`` to numbers; leaves other string columns as nominal strings
+    (one-hot encoded by :func:`make_imputer`). Missing values stay NaN.
+
+    Raises ``ValueError`` naming the column and rows of a value outside a column's coding.
+    """
+    drop = set(IDENTIFIERS) | set(LABEL_RESTATEMENTS) | set(FREE_TEXT)
+    if not include_temperatures:
+        drop |= set(TEMPERATURES)
+    out = visits.drop(columns=[c for c in visits.columns if c in drop])
+    for col, coding in CODINGS.items():
+        if col not in out.columns:
+            continue
+        raw = out[col]
+        mapped = raw.map(lambda v: np.nan if pd.isna(v) else coding.get(str(v).strip().lower(), -1))
+        bad = mapped == -1
+        if bad.any():
+            rows = list(out.index[bad][:10])
+            raise ValueError(f"column {col!r}: value(s) {sorted(set(raw[bad].astype(str)))[:5]} outside the "
+                             f"coding {sorted(coding)} in rows {rows}")
+        out[col] = mapped.astype(float)
+    for col in out.columns:
+        if out[col].dtype.kind in "iufb":
+            out[col] = out[col].astype(float)
+        else:
+            numeric = pd.to_numeric(out[col], errors="coerce")
+            if numeric.notna().sum() == out[col].notna().sum():
+                out[col] = numeric.astype(float)
+            else:
+                out[col] = out[col].astype(object).where(out[col].notna(), np.nan)
+    return out
+
+
+def nominal_columns(features: pd.DataFrame) -> list[str]:
+    """Columns of ``features`` that are nominal strings (object dtype)."""
+    return [c for c in features.columns if features[c].dtype == object]
+
+
+def make_imputer(features: pd.DataFrame, imputer: str = "knn") -> ColumnTransformer:
+    """The fitted half of the pipeline for the columns of ``features``.
+
+    Numeric columns: standardised then KNN-imputed (k = 5, as the original) or median-imputed
+    (``imputer="median"``); nominal columns: most-frequent imputed then one-hot encoded (unknown categories
+    at prediction time encode as all zeros). Output: a dense float array.
+    """
+    nominal = nominal_columns(features)
+    numeric = [c for c in features.columns if c not in nominal]
+    if imputer == "knn":
+        num = make_pipeline(StandardScaler(), KNNImputer(n_neighbors=5))
+    elif imputer == "median":
+        num = SimpleImputer(strategy="median")
+    else:
+        raise ValueError(f"imputer={imputer!r}: use 'knn' or 'median'")
+    cat = make_pipeline(SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore", sparse_output=False))
+    return ColumnTransformer([("num", num, numeric), ("cat", cat, nominal)], verbose_feature_names_out=False)

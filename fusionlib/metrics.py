@@ -1,0 +1,68 @@
+"""Metrics from pooled out-of-fold predictions, per image row and per visit, with scikit-learn's implementations.
+
+The predictions table (one row per image row and repeat; see :func:`fusionlib.runner.run_arm`) has columns
+``repeat, fold, visit, patient, y, p_I, p_P, p_R``. Per-visit predictions average the probabilities of a
+visit's image rows. The primary metric is quadratic-weighted Cohen's κ, as in the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
+
+from .cohort import CLASSES
+
+PROBA = ["p_I", "p_P", "p_R"]
+METRICS = ("kappa_quadratic", "kappa_unweighted", "accuracy", "macro_f1", "f1_I", "f1_P", "f1_R")
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """``METRICS`` for integer labels ``(n,)`` and probabilities ``(n, 3)`` (prediction = argmax)."""
+    y_pred = np.asarray(proba).argmax(axis=1)
+    labels = [0, 1, 2]
+    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    out = {
+        "kappa_quadratic": cohen_kappa_score(y_true, y_pred, labels=labels, weights="quadratic"),
+        "kappa_unweighted": cohen_kappa_score(y_true, y_pred, labels=labels),
+        "accuracy": accuracy_score(y_true, y_pred),
+        "macro_f1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+    }
+    out.update({f"f1_{c}": f for c, f in zip(CLASSES, f1)})
+    return {k: float(np.nan_to_num(v)) for k, v in out.items()}
+
+
+def per_visit(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Average the probabilities of each visit's image rows, per repeat; one row per (repeat, visit)."""
+    keys = [c for c in ("split", "repeat", "fold", "visit", "patient", "y") if c in predictions.columns]
+    return predictions.groupby(keys, as_index=False, sort=True)[PROBA].mean()
+
+
+def confusion(predictions: pd.DataFrame) -> np.ndarray:
+    """3 x 3 confusion matrix (rows true I/P/R, columns predicted) of a predictions table."""
+    return confusion_matrix(predictions["y"], predictions[PROBA].to_numpy().argmax(1), labels=[0, 1, 2])
+
+
+def tidy_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Metrics per repeat, per fold and pooled over the folds of a repeat (``fold = "pooled"``), at
+    ``level`` ``"row"`` and ``"visit"``; columns ``split, repeat, fold, level, metric, value``."""
+    if "split" not in predictions.columns:
+        predictions = predictions.assign(split="val")
+    rows = []
+    for level, table in (("row", predictions), ("visit", per_visit(predictions))):
+        for (split, repeat), rep in table.groupby(["split", "repeat"], sort=True):
+            parts = [(str(f), g) for f, g in rep.groupby("fold", sort=True)]
+            if split == "val":
+                parts.append(("pooled", rep))
+            for fold, g in parts:
+                for metric, value in classification_metrics(g["y"].to_numpy(), g[PROBA].to_numpy()).items():
+                    rows.append((split, int(repeat), fold, level, metric, value))
+    return pd.DataFrame(rows, columns=["split", "repeat", "fold", "level", "metric", "value"])
+
+
+def summarise(metrics: pd.DataFrame, fold: str = "pooled") -> pd.DataFrame:
+    """Mean, sd, min and max over repeats (``fold="pooled"``) or over all folds (``fold="each"``) of the
+    validation metrics; index ``(level, metric)``."""
+    m = metrics[metrics["split"] == "val"]
+    m = m[m["fold"] == "pooled"] if fold == "pooled" else m[m["fold"] != "pooled"]
+    return m.groupby(["level", "metric"])["value"].agg(["mean", "std", "min", "max", "count"])

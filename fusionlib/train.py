@@ -1,0 +1,116 @@
+"""Training one head on one fold: seeded, deterministic, early-stopped on the inner validation split only.
+
+Determinism: :func:`set_determinism` seeds Python, NumPy and the backend (``keras.utils.set_random_seed``)
+and switches TensorFlow to deterministic kernels (``tf.config.experimental.enable_op_determinism``).
+With these, a run repeated with the same settings on the same machine (same core count) is bit-identical.
+The GPU is used automatically when TensorFlow sees one (install the ``gpu`` extra; see the README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from . import losses
+from .heads import build_model, inputs_of
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a head is trained.
+
+    ``loss``: ``"cross_entropy"`` or ``"focal_ordinal"`` (``focal_gamma``, ``focal_alpha``; the original's
+    recipe is gamma 3, alpha 0.598/0.315/1.597). ``class_weight``: inverse-frequency sample weights on the
+    training rows (and on the inner validation rows, so early stopping sees the same objective).
+    ``patience``: epochs without improvement of the inner-validation loss before stopping; the best epoch's
+    weights are restored. ``width``: the CNN width factor (:mod:`fusionlib.cnn`).
+    """
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    clipnorm: float | None = None
+    patience: int = 5
+    loss: str = "cross_entropy"
+    focal_gamma: float = 2.0
+    focal_alpha: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    class_weight: bool = True
+    width: float = 0.125
+
+
+_DETERMINISTIC = False
+
+
+def set_determinism(seed: int) -> None:
+    """Seed everything and make TensorFlow's kernels deterministic (idempotent)."""
+    global _DETERMINISTIC
+    if not _DETERMINISTIC:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        _DETERMINISTIC = True
+    keras.utils.set_random_seed(seed)
+
+
+def device_name() -> str:
+    """``"GPU: <name>"`` for the first GPU TensorFlow sees, else ``"CPU"``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU: {details.get('device_name', gpus[0].name)}"
+
+
+def inverse_frequency_weights(y: np.ndarray, n_classes: int = 3) -> np.ndarray:
+    """Per-row weights ``n / (n_classes * count[y])`` (scikit-learn's "balanced"), shape ``(len(y),)``."""
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = len(y) / (n_classes * np.maximum(counts, 1.0))
+    return w[y]
+
+
+def make_loss(config: TrainConfig):
+    if config.loss == "cross_entropy":
+        return losses.cross_entropy
+    if config.loss == "focal_ordinal":
+        return losses.focal_ordinal(config.focal_gamma, config.focal_alpha)
+    raise ValueError(f"loss={config.loss!r}: use 'cross_entropy' or 'focal_ordinal'")
+
+
+@dataclass
+class FitResult:
+    model: keras.Model
+    history: dict
+    best_epoch: int
+
+
+def fit_head(head: str, x_train: dict, y_train: np.ndarray, x_stop: dict, y_stop: np.ndarray,
+             config: TrainConfig, seed: int) -> FitResult:
+    """Build and train ``head`` on ``x_train`` (dict of arrays keyed by input name, rows = image rows), early
+    stopping on ``x_stop`` / ``y_stop`` (the inner validation rows). Labels are integer classes."""
+    set_determinism(seed)
+    keys = inputs_of(head)
+    image_size = x_train["image"].shape[1] if "image" in x_train else 32
+    model = build_model(head, image_size=image_size, width=config.width)
+    optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
+    model.compile(optimizer=optimizer, loss=make_loss(config), steps_per_execution=8)
+    onehot = np.eye(3, dtype="float32")
+    sw = inverse_frequency_weights(y_train) if config.class_weight else None
+    sw_stop = inverse_frequency_weights(y_stop) if config.class_weight else None
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
+    hist = model.fit({k: x_train[k] for k in keys}, onehot[y_train], sample_weight=sw,
+                     validation_data=({k: x_stop[k] for k in keys}, onehot[y_stop], sw_stop),
+                     epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0,
+                     callbacks=[stop])
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    best = int(np.argmin(history["val_loss"])) + 1
+    return FitResult(model, history, best)
+
+
+def predict(model: keras.Model, x: dict, batch_size: int = 512) -> np.ndarray:
+    """Model output for the inputs the model takes, ``(n, 3)`` float64."""
+    names = inputs_of(model.name)
+    return np.asarray(model.predict({k: x[k] for k in names}, batch_size=batch_size, verbose=0), dtype=np.float64)
