@@ -1,24 +1,34 @@
-# The two jobs of this project: build the book (`make book`, added with the book) and run the tests (`make test`).
-# Each sets up its own virtual environment in .venv on first use (a fresh machine needs only python3.11).
+# The two jobs of this project: build the book (`make book`) and run the tests (`make test`).
+# Each sets up its own virtual environment in .venv on first use (a fresh machine needs only python3.11 and PyPI).
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # TensorFlow build: the CUDA one where an NVIDIA driver is present, the CPU one otherwise. Override with TF=cpu|gpu.
 TF     ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 STAMP  := $(VENV)/.installed-$(TF)
+# Book scale: smoke (seconds per arm), default (the book on a 2-core CPU), full (the original's scale, for a GPU).
+SCALE  ?= default
+SMOKE  := _build/smoke-book
 
-.PHONY: test env clean
+.PHONY: book test env clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(TF),test]"
+	$(PY) -m pip install --quiet -e ".[$(TF),test,book]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 env: $(STAMP)
 
+# Run every arm (skipping unchanged ones) with papermill into book/generated, then build _build/html.
+book: $(STAMP)
+	$(PY) -m fusionlib.study --scale $(SCALE) --build
+
+# Unit tests; a smoke-scale study and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q tests
+	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache _build book/generated

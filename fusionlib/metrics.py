@@ -66,3 +66,17 @@ def summarise(metrics: pd.DataFrame, fold: str = "pooled") -> pd.DataFrame:
     m = metrics[metrics["split"] == "val"]
     m = m[m["fold"] == "pooled"] if fold == "pooled" else m[m["fold"] != "pooled"]
     return m.groupby(["level", "metric"])["value"].agg(["mean", "std", "min", "max", "count"])
+
+
+def fold_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (repeat, fold) of the reporting folds: quadratic and unweighted κ per visit and per row,
+    accuracy and macro-F1 per visit, and the training rows' quadratic κ (per row)."""
+    m = metrics[metrics["fold"] != "pooled"]
+    val = m[m["split"] == "val"].pivot_table(index=["repeat", "fold"], columns=["level", "metric"], values="value")
+    cols = [("visit", "kappa_quadratic"), ("visit", "kappa_unweighted"), ("row", "kappa_quadratic"),
+            ("row", "kappa_unweighted"), ("visit", "accuracy"), ("visit", "macro_f1")]
+    out = val[cols].copy()
+    out.columns = [f"{metric} ({level})" for level, metric in cols]
+    train = m[(m["split"] == "train") & (m["level"] == "row") & (m["metric"] == "kappa_quadratic")]
+    out["kappa_quadratic (train rows)"] = train.set_index(["repeat", "fold"])["value"]
+    return out

@@ -37,7 +37,7 @@ from .features import clinical_features, labels
 from .heads import HEADS, check_head
 from .metrics import PROBA, summarise, tidy_metrics
 from .splits import Fold, patient_folds
-from .train import TrainConfig, device_name, fit_head, predict
+from .train import TrainConfig, device_name, environment, fit_head, predict
 
 #: The report's conditions and the corrected ones.
 CONDITIONS = {
@@ -49,7 +49,8 @@ CONDITIONS = {
 @dataclass(frozen=True)
 class ArmSettings:
     """Everything that defines one arm. ``cohort`` overrides knobs of :data:`fusionlib.cohort.DEFAULTS`;
-    ``train`` overrides fields of :class:`fusionlib.train.TrainConfig`."""
+    ``train`` overrides fields of :class:`fusionlib.train.TrainConfig`; ``rf_trees`` is the forest size (the
+    original's 300; fewer only for smoke runs)."""
 
     head: str = "metadata_only"
     decomposition: str = "ordinal"
@@ -58,6 +59,7 @@ class ArmSettings:
     n_repeats: int = 3
     seed: int = 0
     include_temperatures: bool = False
+    rf_trees: int = 300
     cohort: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     name: str = ""
@@ -133,13 +135,13 @@ def _rf_visit_probabilities(cohort_id: str, X: pd.DataFrame, y: np.ndarray, grou
     """RF probabilities for every visit of the fold's train and val sets, ``(n_visits, 3)`` (NaN elsewhere)."""
     def compute():
         p_train, p_val = rf_mod.fold_probabilities(X, y, groups, fold.train, fold.val, s.source, s.decomposition,
-                                                   seed=s.seed)
+                                                   seed=s.seed, n_estimators=s.rf_trees)
         out = np.full((len(y), 3), np.nan)
         out[fold.train], out[fold.val] = p_train, p_val
         return out
 
-    return cache.get((cohort_id, s.decomposition, s.source, s.include_temperatures, fold.repeat, fold.fold,
-                      s.n_splits, s.seed), compute)
+    return cache.get((cohort_id, s.decomposition, s.source, s.include_temperatures, s.rf_trees, fold.repeat,
+                      fold.fold, s.n_splits, s.seed), compute)
 
 
 def run_arm(settings: dict | ArmSettings, cohort: Cohort | None = None, rf_cache: RFCache | None = None,
@@ -184,7 +186,7 @@ def run_arm(settings: dict | ArmSettings, cohort: Cohort | None = None, rf_cache
     metrics.insert(0, "decomposition", s.decomposition if s.head != "image_only" else "")
     metrics.insert(0, "head", s.head)
     metrics.insert(0, "arm", s.label)
-    info = {"settings": asdict(s), "train_config": asdict(config), "device": device_name(),
+    info = {"settings": asdict(s), "train_config": asdict(config), "device": device_name(), "environment": environment(),
             "wall_s": time.perf_counter() - t0, "cohort": cohort.params, "cohort_fingerprint": cohort_id,
             "n_visits": int(len(y_visit)), "n_images": int(len(img_visit))}
     return ArmResult(s, metrics, predictions, history, info)
@@ -239,6 +241,33 @@ def write_result(result: ArmResult, path: str | Path) -> Path:
     return path
 
 
+def load_result(path: str | Path) -> ArmResult:
+    """Read a result folder written by :func:`write_result` back into an :class:`ArmResult`."""
+    path = Path(path)
+    for name in ("metrics.csv", "predictions.csv.gz", "history.json", "info.json"):
+        if not (path / name).exists():
+            raise FileNotFoundError(f"{path}: not a complete arm result (missing {name})")
+    info = json.loads((path / "info.json").read_text())
+    metrics = pd.read_csv(path / "metrics.csv", dtype={"fold": str}, keep_default_na=False,
+                          na_values={"value": ["", "nan"]})
+    return ArmResult(ArmSettings.from_dict(info["settings"]), metrics, pd.read_csv(path / "predictions.csv.gz"),
+                     json.loads((path / "history.json").read_text()), info)
+
+
+def load_results(folder: str | Path, expected: list[str] | None = None) -> list[ArmResult]:
+    """Every arm result under ``folder`` (sorted by name); with ``expected`` (folder names), raise
+    ``FileNotFoundError`` naming the arms that have no result."""
+    folder = Path(folder)
+    if expected is not None:
+        missing = [n for n in expected if not (folder / n / "info.json").exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder}: no result for arm(s) {missing}")
+        names = expected
+    else:
+        names = sorted(p.name for p in folder.iterdir() if (p / "info.json").exists())
+    return [load_result(folder / n) for n in names]
+
+
 def report_arms(conditions=("report", "corrected"), **common) -> list[dict]:
     """The report's seven arms under each named condition of :data:`CONDITIONS` (image_only once)."""
     arms = [{"head": "image_only", **common}]
@@ -249,6 +278,17 @@ def report_arms(conditions=("report", "corrected"), **common) -> list[dict]:
     return arms
 
 
+def condition_of(settings: ArmSettings) -> str:
+    """``"report"`` or ``"corrected"`` when the RF switches match :data:`CONDITIONS`, ``""`` for image-only,
+    else ``"other"``."""
+    if settings.head == "image_only":
+        return ""
+    for name, cond in CONDITIONS.items():
+        if settings.decomposition == cond["decomposition"] and settings.source == cond["source"]:
+            return name
+    return "other"
+
+
 def summary_table(results: list[ArmResult]) -> pd.DataFrame:
     """One row per arm: κ (quadratic, unweighted) per visit and per row, pooled per repeat (mean, sd over
     repeats) and per fold (mean, sd over all folds), accuracy, macro-F1."""
@@ -256,7 +296,7 @@ def summary_table(results: list[ArmResult]) -> pd.DataFrame:
     for r in results:
         pooled = summarise(r.metrics, "pooled")
         each = summarise(r.metrics, "each")
-        row = {"arm": r.settings.label, "head": r.settings.head}
+        row = {"arm": r.settings.label, "head": r.settings.head, "condition": condition_of(r.settings)}
         for level in ("visit", "row"):
             for metric in ("kappa_quadratic", "kappa_unweighted", "accuracy", "macro_f1", "f1_R"):
                 row[f"{metric}_{level}"] = pooled.loc[(level, metric), "mean"]

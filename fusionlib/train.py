@@ -8,6 +8,7 @@ The GPU is used automatically when TensorFlow sees one (install the ``gpu`` extr
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import keras
@@ -114,3 +115,18 @@ def predict(model: keras.Model, x: dict, batch_size: int = 512) -> np.ndarray:
     """Model output for the inputs the model takes, ``(n, 3)`` float64."""
     names = inputs_of(model.name)
     return np.asarray(model.predict({k: x[k] for k in names}, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+
+def environment() -> dict[str, str]:
+    """Device and versions of what the results depend on (for the book's pages and ``info.json``)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"device": device_name(), "python": platform.python_version(), "cpu_count": str(os.cpu_count())}
+    for pkg in ("fusionlib", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "pandas",
+                "matplotlib", "papermill", "jupyter-book"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out

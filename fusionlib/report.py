@@ -1,0 +1,37 @@
+"""What the root-cause report (``shared/docs/seed-report.md``) measured and expected, as data.
+
+These are the report's numbers (quadratic κ, patient-grouped 5-fold, original data), quoted so that the book's
+tables can set our measurements beside them; none of them is a measurement of this project.
+"""
+
+#: Measured by the report: mean and fold sd of quadratic κ.
+REPORTED = {
+    "metadata_only": (0.254, 0.125),
+    "image_only": (0.145, 0.026),
+    "baseline": (0.022, 0.103),
+}
+
+#: The report's "Expected Kappa" column, as (low, high).
+EXPECTED = {
+    "fix1": (0.10, 0.15),
+    "fix2": (0.20, 0.28),
+    "fix3": (0.18, 0.25),
+    "fix23": (0.25, 0.30),
+}
+
+#: Later history of the original code base (``original-codebase-facts.md``).
+ORIGINAL_LATER = {
+    "fix23": 0.0136,                 # Fix #2+#3 there: train κ 0.96, validation -0.02
+    "metadata_only_fixed_rf": (0.31, 0.33),
+}
+
+
+def reference_text(head: str) -> str:
+    """The report's number for ``head`` as text: measured ``0.254 ± 0.125`` or expected ``0.25-0.30``."""
+    if head in REPORTED:
+        m, s = REPORTED[head]
+        return f"{m:.3f} ± {s:.3f} (measured)"
+    if head in EXPECTED:
+        lo, hi = EXPECTED[head]
+        return f"{lo:.2f}–{hi:.2f} (expected)"
+    return ""
