@@ -59,6 +59,12 @@ def test_write_result_is_atomic(tmp_path, baseline_run, monkeypatch):
     out = write_result(baseline_run, tmp_path / "arm")
     assert {f.name for f in out.iterdir()} == {"metrics.csv", "predictions.csv.gz", "history.json", "info.json"}
     assert json.loads((out / "info.json").read_text())["settings"]["head"] == "baseline"
+    back = runner.load_result(out)
+    assert back.settings == baseline_run.settings
+    pd.testing.assert_frame_equal(back.metrics, baseline_run.metrics, check_dtype=False)
+    assert runner.summary_table([back]).equals(runner.summary_table([baseline_run]).assign(wall_s=back.info["wall_s"]))
+    with pytest.raises(FileNotFoundError, match="no result for arm"):
+        runner.load_results(tmp_path, expected=["arm", "missing_arm"])
     before = (out / "metrics.csv").read_bytes()
 
     def boom(*a, **k):
