@@ -4,7 +4,9 @@ One concern per module: :mod:`~fusionlib.cohort` (synthetic cohort), :mod:`~fusi
 cropping thermal maps), :mod:`~fusionlib.features` (clinical feature pipeline), :mod:`~fusionlib.splits`
 (patient-grouped CV), :mod:`~fusionlib.rf` (metadata Random Forest), :mod:`~fusionlib.cnn` (image branch),
 :mod:`~fusionlib.heads` (fusion heads), :mod:`~fusionlib.losses`, :mod:`~fusionlib.train`,
-:mod:`~fusionlib.metrics` and :mod:`~fusionlib.runner` (run an arm from a settings dict).
+:mod:`~fusionlib.metrics`, :mod:`~fusionlib.stats` (paired comparisons), :mod:`~fusionlib.runner` (run an arm
+from a settings dict), :mod:`~fusionlib.study` (papermill + the book), :mod:`~fusionlib.plots` and
+:mod:`~fusionlib.report` (the root-cause report's numbers as data).
 """
 
 import os as _os

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .cohort import CLASSES  # noqa: E402
+from .cohort import CLASSES
 
 
 def confusion_heatmap(cm: np.ndarray, title: str = "", ax=None):
