@@ -73,3 +73,15 @@ def crop_grid(pixels: np.ndarray, labels: np.ndarray, per_class: int = 6, seed: 
             ax.set_yticks([])
         row[0].set_ylabel(CLASSES[c])
     return fig
+
+
+def train_vs_validation(summary: pd.DataFrame, ax=None):
+    """Per arm, quadratic κ per image row on the model's own training rows beside the reporting fold's."""
+    ax = ax or plt.subplots(figsize=(9, 3.8))[1]
+    x = np.arange(len(summary))
+    ax.bar(x - 0.2, summary["kappa_quadratic_train_row"], width=0.4, label="training rows")
+    ax.bar(x + 0.2, summary["kappa_quadratic_row"], width=0.4, label="reporting fold")
+    ax.set_xticks(x, summary["arm"], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("quadratic κ per image row")
+    ax.legend(frameon=False)
+    return ax
