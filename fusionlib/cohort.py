@@ -55,7 +55,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import tempfile
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -282,17 +286,111 @@ def _scene(rng: np.random.Generator, temps: np.ndarray, frame: tuple[int, int], 
         fov=0.72, noise=p.pixel_noise)
 
 
-def make_synthetic_cohort(params: CohortParams | None = None, **overrides) -> Cohort:
+#: Environment variable naming the cohort cache folder; ``0``, ``off``, ``false`` or ``no`` disable the cache.
+CACHE_ENV = "FUSIONLIB_CACHE"
+#: The cache folder when neither ``cache_dir`` nor :data:`CACHE_ENV` is given (git-ignored).
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "fusionlib"
+_CACHE_FORMAT = 1
+
+
+def cache_dir_of(cache_dir: str | Path | bool | None = None) -> Path | None:
+    """The cohort cache folder: ``cache_dir``, else ``$FUSIONLIB_CACHE``, else :data:`DEFAULT_CACHE_DIR`;
+    ``None`` when caching is off (``cache_dir=False`` or ``FUSIONLIB_CACHE=0``)."""
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        env = os.environ.get(CACHE_ENV, "").strip()
+        if env.lower() in ("0", "off", "false", "no"):
+            return None
+        return Path(env) if env else DEFAULT_CACHE_DIR
+    return Path(cache_dir)
+
+
+def cache_key(p: CohortParams) -> str:
+    """What a cached cohort depends on: every knob, the generator's source (this file and
+    :mod:`fusionlib.thermal`) and the NumPy / pandas versions (random streams and pickles may change with
+    them). Any change is a cache miss."""
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(p), sort_keys=True).encode())
+    for path in (Path(__file__), Path(thermal.__file__)):
+        h.update(path.read_bytes())
+    h.update(f"numpy {np.__version__} pandas {pd.__version__} format {_CACHE_FORMAT}".encode())
+    return h.hexdigest()
+
+
+def cache_path(p: CohortParams, cache_dir: str | Path | bool | None = None) -> Path | None:
+    """The cache file of the cohort with knobs ``p`` (``None`` when caching is off)."""
+    folder = cache_dir_of(cache_dir)
+    return None if folder is None else folder / f"cohort-{cache_key(p)[:32]}.pkl"
+
+
+def _read_cache(path: Path, key: str) -> Cohort | None:
+    """The cohort stored at ``path``, or ``None`` when it is missing, unreadable or not for ``key``."""
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f)
+        if not (isinstance(d, dict) and d.get("format") == _CACHE_FORMAT and d.get("key") == key):
+            return None
+        visits, images, pixels = d["visits"], d["images"], d["pixels"]
+        if not (isinstance(visits, pd.DataFrame) and isinstance(images, pd.DataFrame)
+                and isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and len(pixels) == len(images)):
+            return None
+        return Cohort(visits=visits, images=images, pixels=pixels, name=d["name"], params=d["params"])
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - a corrupt or foreign cache file is a miss: recomputed and overwritten
+        return None
+
+
+def _write_cache(path: Path, key: str, cohort: Cohort) -> None:
+    """Store ``cohort`` at ``path`` atomically (a temporary file in the same folder, then ``os.replace``);
+    a cache that cannot be written (read-only folder, full disk) is silently skipped."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump({"format": _CACHE_FORMAT, "key": key, "visits": cohort.visits, "images": cohort.images,
+                         "pixels": cohort.pixels, "name": cohort.name, "params": cohort.params}, f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        tmp = None
+    except Exception:  # noqa: BLE001 - the cache is an optimisation: never fail the caller because of it
+        pass
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def make_synthetic_cohort(params: CohortParams | None = None, cache_dir: str | Path | bool | None = None,
+                          **overrides) -> Cohort:
     """Generate the seeded synthetic cohort described in the module docstring.
 
     ``make_synthetic_cohort(n_patients=60, seed=3)`` overrides single knobs of ``DEFAULTS``.
     Deterministic: the same parameters give identical tables and pixels.
+
+    Cached on disk (see :func:`cache_dir_of`, :func:`cache_key`): a cohort generated once is read back from
+    ``<cache>/cohort-<key>.pkl`` (identical tables, pixels and fingerprint); an unreadable cache file is
+    regenerated and overwritten. ``cache_dir=False`` (or ``FUSIONLIB_CACHE=0``) always generates.
     """
     p = replace(params or DEFAULTS, **overrides)
     if p.n_patients < 10:
         raise ValueError(f"n_patients={p.n_patients}: a cohort needs at least 10 patients")
     if p.image_size < 8:
         raise ValueError(f"image_size={p.image_size}: use at least 8 px (the study uses 32, 64 or 128)")
+    path = cache_path(p, cache_dir)
+    if path is None:
+        return _generate(p)
+    key = cache_key(p)
+    cohort = _read_cache(path, key)
+    if cohort is None:
+        cohort = _generate(p)
+        _write_cache(path, key, cohort)
+    return cohort
+
+
+def _generate(p: CohortParams) -> Cohort:
+    """The cohort of knobs ``p`` (no cache)."""
     rng = np.random.default_rng(p.seed)
 
     patients = _patient_table(rng, p.n_patients)
