@@ -11,7 +11,14 @@ For each task (an arm, or a summary page) the runner
   the arm's results moved into ``<root>/book/generated/`` and the hash recorded, so a failed or interrupted
   arm never replaces the results of an earlier successful run;
 * keeps a failed arm's executed notebook in ``<root>/book/generated/failed/`` and reports it; the other arms
-  go on, and the summary pages (which depend on every arm) are not re-run over a partial set of results.
+  go on, and the summary pages (which depend on every arm) are not re-run over a partial set of results;
+* records per task, in ``state.json``, the wall time (``wall_s``) and the peak resident memory of the kernel's
+  process tree (``peak_rss_mib``, see :class:`PeakMemory`). A study killed at any point resumes: finished
+  tasks are skipped, and whatever the killed task left in ``.staging`` is discarded, never presented.
+
+``--plan-json FILE`` runs another list of tasks (tests use it for a plan of tiny notebooks): a JSON object
+``{"notebooks_dir": "...", "tasks": [{"name": ..., "template": ..., "parameters": {...}}, ...]}``
+(``notebooks_dir`` relative to the file; default ``notebooks/``).
 
 Scales (:data:`SCALES`): ``smoke`` (seconds per arm, for CI), ``default`` (the book on a 2-core CPU) and
 ``full`` (the original's scale: 128 px crops, the full-width CNN, more epochs; meant for a GPU).
@@ -26,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +101,11 @@ def code_hash() -> str:
     return h.hexdigest()
 
 
-def task_hash(task: Task, code: str, hashes: dict) -> str:
+def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS) -> str:
     """Content hash of a task: parameters, template, fusionlib's code and the hashes of what it depends on."""
     h = hashlib.sha256()
     h.update(json.dumps(task.parameters, sort_keys=True).encode())
-    h.update((NOTEBOOKS / task.template).read_bytes())
+    h.update((Path(notebooks) / task.template).read_bytes())
     h.update(code.encode())
     for dep in task.depends:
         h.update(hashes.get(dep, "missing").encode())
@@ -134,6 +142,113 @@ def _write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def _vm_hwm(pid: int) -> int:
+    """Peak resident memory (Linux ``VmHWM``) of process ``pid`` in bytes; 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class PeakMemory:
+    """Peak resident memory of the processes started while it is active (a task's kernel and its children).
+
+    A background thread samples every ``interval`` seconds the summed RSS of this process's descendants that
+    did not exist on entry and keeps the largest sum; the result is never less than the largest single
+    process's own high-water mark (Linux ``VmHWM``, read at each sample), which also catches a spike between
+    two samples. ``peak_mib`` is ``None`` where psutil is not installed (it comes with ipykernel).
+
+    >>> with PeakMemory() as mem:                                     # doctest: +SKIP
+    ...     subprocess.run([sys.executable, "-c", "x = bytearray(10**8)"])
+    >>> mem.peak_mib                                                  # doctest: +SKIP
+    105.3
+    """
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.peak_bytes = 0
+        self._hwm: dict[int, int] = {}
+        self._before: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._psutil = None
+
+    def __enter__(self) -> "PeakMemory":
+        try:
+            import psutil
+        except ImportError:
+            return self
+        self._psutil = psutil
+        self._me = psutil.Process()
+        self._before = {c.pid for c in self._me.children(recursive=True)}
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def _sample(self) -> None:
+        psutil = self._psutil
+        total = 0
+        try:
+            children = self._me.children(recursive=True)
+        except psutil.Error:
+            return
+        for c in children:
+            if c.pid in self._before:
+                continue
+            try:
+                total += c.memory_info().rss
+            except psutil.Error:
+                continue
+            hwm = _vm_hwm(c.pid)
+            if hwm > self._hwm.get(c.pid, 0):
+                self._hwm[c.pid] = hwm
+        self.peak_bytes = max(self.peak_bytes, total, max(self._hwm.values(), default=0))
+
+    @property
+    def peak_mib(self) -> float | None:
+        return None if self._psutil is None else round(self.peak_bytes / 2**20, 1)
+
+
+def load_plan(path: str | Path) -> tuple[list[Task], Path]:
+    """Tasks and notebooks folder from a ``--plan-json`` file (see the module docstring)."""
+    path = Path(path).resolve()
+    spec = json.loads(path.read_text())
+    if isinstance(spec, list):
+        spec = {"tasks": spec}
+    notebooks = path.parent / spec["notebooks_dir"] if "notebooks_dir" in spec else NOTEBOOKS
+    return [Task(**t) for t in spec["tasks"]], notebooks.resolve()
+
+
+def _clean_leftovers(gen: Path) -> None:
+    """Remove what an interrupted run can leave: the staging folder, half-replaced result folders
+    (``.<name>.old``) and the state file's temporary twin."""
+    shutil.rmtree(gen / ".staging", ignore_errors=True)
+    for sub in ("arms", "pages", "results", "failed"):
+        folder = gen / sub
+        if folder.is_dir():
+            for old in folder.glob(".*.old"):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+    (gen / ".state.json.tmp").unlink(missing_ok=True)
+
+
 @dataclass
 class StudyReport:
     ran: list = field(default_factory=list)
@@ -143,9 +258,15 @@ class StudyReport:
 
 
 def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
-              kernel: str = "python3", log=print) -> StudyReport:
-    """Execute the study's notebooks into ``<root>/book/generated``; see the module docstring."""
+              kernel: str = "python3", log=print, tasks: list[Task] | None = None,
+              notebooks_dir: str | Path | None = None) -> StudyReport:
+    """Execute the study's notebooks into ``<root>/book/generated``; see the module docstring.
+
+    ``tasks`` replaces :func:`plan` (``scale`` is then only a label in ``state.json``) and ``notebooks_dir``
+    the folder of their templates (default ``notebooks/``)."""
     import papermill as pm
+
+    notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
 
     root = Path(root).resolve()
     if root != PROJECT:
@@ -158,7 +279,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
                 shutil.copy2(src, dst)
     gen = root / "book" / "generated"
     staging = gen / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    _clean_leftovers(gen)
     for sub in ("arms", "pages", "results", "failed"):
         (gen / sub).mkdir(parents=True, exist_ok=True)
     state_path = gen / "state.json"
@@ -169,15 +290,16 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     state["scale"] = scale
     hashes = state.setdefault("hashes", {})
     times = state.setdefault("wall_s", {})
+    peaks = state.setdefault("peak_rss_mib", {})
     code = code_hash()
-    tasks = plan(scale)
+    tasks = plan(scale) if tasks is None else list(tasks)
     if only:
         tasks = [t for t in tasks if t.name in only]
     report = StudyReport()
     t_start = time.perf_counter()
     current: dict = {}
     for i, task in enumerate(tasks, start=1):
-        h = task_hash(task, code, current)
+        h = task_hash(task, code, current, notebooks)
         folder = "arms" if task.kind == "arm" else "pages"
         target = gen / folder / f"{task.name}.ipynb"
         elapsed = time.perf_counter() - t_start
@@ -199,8 +321,9 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
         params = {**task.parameters, "out_dir": str(stage / "result"), "generated_dir": str(gen)}
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(NOTEBOOKS / task.template), str(out_nb), parameters=params,
-                                kernel_name=kernel, cwd=str(NOTEBOOKS), progress_bar=False)
+            with PeakMemory() as mem:
+                pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
+                                    kernel_name=kernel, cwd=str(notebooks), progress_bar=False)
         except Exception as exc:  # noqa: BLE001 - any failure of one arm is reported, the others go on
             failed_nb = gen / "failed" / f"{task.name}.ipynb"
             if out_nb.exists():
@@ -223,11 +346,17 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
         (gen / "failed" / f"{task.name}.ipynb").unlink(missing_ok=True)
         hashes[task.name] = h
         times[task.name] = round(time.perf_counter() - t0, 1)
+        if mem.peak_mib is not None:
+            peaks[task.name] = mem.peak_mib
         _write_json_atomic(state_path, state)
         report.ran.append(task.name)
-        log(f"{prefix} {task.name}: done in {times[task.name]:.0f}s")
+        log(f"{prefix} {task.name}: done in {times[task.name]:.0f}s"
+            + (f", peak {mem.peak_mib:.0f} MiB" if mem.peak_mib is not None else ""))
     shutil.rmtree(staging, ignore_errors=True)
     report.wall_s = time.perf_counter() - t_start
+    state["last_run"] = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
+                         "failed": len(report.failed), "tasks": len(tasks)}
+    _write_json_atomic(state_path, state)
     log(f"study ({scale}): {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed "
         f"in {report.wall_s:.0f}s" + (f"; failed: {', '.join(report.failed)}" if report.failed else ""))
     return report
@@ -248,12 +377,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="run only these tasks (file stems, e.g. image_only)")
     ap.add_argument("--build", action="store_true", help="then build the HTML book with jupyter-book -W")
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
+    ap.add_argument("--plan-json", type=Path, default=None,
+                    help="run the tasks of this JSON file instead of the scale's plan (see the module docstring)")
     a = ap.parse_args(argv)
+    tasks, notebooks = load_plan(a.plan_json) if a.plan_json else (None, None)
     if a.list:
-        for t in plan(a.scale):
+        for t in tasks if tasks is not None else plan(a.scale):
             print(t.name)
         return 0
-    report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True))
+    report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
+                       notebooks_dir=notebooks)
     if report.failed:
         return 1
     if a.build:
