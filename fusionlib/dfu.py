@@ -44,7 +44,7 @@ import hashlib
 import os
 import re
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +296,9 @@ def join_boxes(visits: pd.DataFrame, boxes: pd.DataFrame, on_unmatched: str = "e
     ``(boxes with "visit", report)``, the report listing the unmatched visit keys and box count.
     """
     _check_choice("on_unmatched", on_unmatched, ON_UNMATCHED)
+    if visits.duplicated(list(VISIT_KEY)).any():
+        raise DFUDataError(f"the visit table has duplicated {', '.join(VISIT_KEY)} keys, so boxes cannot be joined "
+                           "to one visit; read it with read_clinical(on_duplicate=...)")
     keys = visits[list(VISIT_KEY)].assign(visit=np.arange(len(visits), dtype=np.int64))
     merged = boxes.merge(keys, on=list(VISIT_KEY), how="left", validate="many_to_one")
     unmatched = merged["visit"].isna().to_numpy()
@@ -439,7 +442,10 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
     params = {"kind": "semi_real", "semi_synthetic": True,
               "description": "real visits and labels; thermal crops rendered from the measured temperatures",
               "source": Path(clinical_csv).name, "source_sha256": _sha256(clinical_csv),
-              "draws_per_visit": draws_per_visit, "renderer": asdict(p), "report": report}
+              "draws_per_visit": draws_per_visit,
+              "renderer": {k: getattr(p, k) for k in ("image_size", "frame_scale", "image_offset_sd", "pixel_noise",
+                                                       "seed")},
+              "report": report}
     return Cohort(visits=visits, images=images, pixels=pixels, name="semi_real", params=params)
 
 

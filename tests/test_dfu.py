@@ -203,12 +203,20 @@ def test_visits_without_images_are_kept_and_counted(layout):
 def test_image_of_a_visit_absent_from_the_csv_raises_or_is_skipped(tmp_path):
     images = {**IMAGES, filename(9, 42, 3, 1): [((10, 5, 50, 15), None)]}
     paths = write_layout(tmp_path, images=images)
-    with pytest.raises(dfu.DFUDataError, match=r"bounding_box_thermal\.csv: 1 box\(es\) on lines 7 belong to 1 visit\(s\) absent "
-                                               r"from the clinical CSV: \{'Patient#': 42, 'Appt#': 3, 'DFU#': 1\}"):
+    with pytest.raises(dfu.DFUDataError, match=r"bounding_box_thermal\.csv: 1 box\(es\) on lines 7 belong to "
+                                               r"1 visit\(s\) absent from the clinical CSV: "
+                                               r"\{'Patient#': 42, 'Appt#': 3, 'DFU#': 1\}"):
         load(paths)
     with pytest.warns(UserWarning, match="absent from the clinical CSV"):
         c = load(paths, on_unmatched="skip")
     assert len(c.images) == 5 and c.params["report"]["unmatched_visits"] == [[42, 3, 1]]
+
+
+def test_join_refuses_a_visit_table_with_duplicated_keys(layout):
+    visits = dfu.read_clinical(layout["clinical"])
+    twice = visits.iloc[[0, 0, 1]].reset_index(drop=True)
+    with pytest.raises(dfu.DFUDataError, match="duplicated Patient#, Appt#, DFU# keys"):
+        dfu.join_boxes(twice, dfu.read_boxes(layout["boxes"], FRAME))
 
 
 def test_unreadable_or_truncated_png_names_the_file_and_box_line(layout):
