@@ -3,9 +3,9 @@
 Each arm runs twice, in two fresh Python processes (``python -c``: run :func:`fusionlib.runner.run_arm`,
 write it with :func:`fusionlib.runner.write_result`), and the written files are compared byte for byte:
 ``metrics.csv``, the decompressed ``predictions.csv.gz`` (gzip stamps the time in its header) and
-``history.json``; ``info.json`` must match except for ``wall_s``. The first process generates the synthetic
-cohort and stores it in the on-disk cache, the second reads it back, so this also checks that a cached cohort
-gives the same results as a generated one.
+``history.json``; ``info.json`` must match except for its timings (``wall_s`` and the like). The first
+process generates the synthetic cohort and stores it in the on-disk cache, the second reads it back, so this
+also checks that a cached cohort gives the same results as a generated one.
 
 What makes it hold: :func:`fusionlib.train.set_determinism` seeds Python, NumPy and Keras per fold and turns
 on ``tf.config.experimental.enable_op_determinism()``; the RF is seeded (its thread count does not change
@@ -47,9 +47,20 @@ def run_in_subprocess(settings: dict, out: Path, cache: Path, extra_env: dict | 
     assert r.returncode == 0, r.stderr[-3000:]
 
 
+TIMING_SUFFIXES = ("wall_s", "cpu_s", "_seconds", "_time")
+
+
+def without_timings(obj):
+    """``obj`` with every timing field (a key ending in one of :data:`TIMING_SUFFIXES`) removed, recursively."""
+    if isinstance(obj, dict):
+        return {k: without_timings(v) for k, v in obj.items() if not k.endswith(TIMING_SUFFIXES)}
+    if isinstance(obj, list):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
 def written(folder: Path) -> dict[str, bytes]:
-    info = json.loads((folder / "info.json").read_text())
-    info.pop("wall_s")
+    info = without_timings(json.loads((folder / "info.json").read_text()))
     return {
         "metrics.csv": (folder / "metrics.csv").read_bytes(),
         "predictions.csv": gzip.decompress((folder / "predictions.csv.gz").read_bytes()),
