@@ -28,7 +28,7 @@ book: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
 	rm -rf $(VENV) .pytest_cache _build book/generated

@@ -77,7 +77,8 @@ ANGLE_SHARES = {"LW": 836 / 3163, "MW": 1069 / 3163, "RW": 1011 / 3163, "MZ": 24
 AFTER_DEBRIDEMENT_SHARE = 1895 / 3163
 MISSING_TEMPERATURE = ("median", "drop")
 #: The real-data page's heads and the corrected RF condition they run under (see :func:`realdata_arms`).
-REALDATA_HEADS = ("metadata_only", "baseline", "fix1", "fix2", "fix3", "fix23")
+REALDATA_HEADS = ("metadata_only", "image_only", "baseline", "fix1", "fix2", "fix3", "fix23", "stacking", "loglinear",
+                  "alpha_grid")
 CORRECTED = {"decomposition": "ordinal", "source": "oof_grouped"}
 ON_DUPLICATE = ("error", "first")
 ON_UNMATCHED = ("error", "skip")

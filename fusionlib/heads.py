@@ -1,69 +1,97 @@
-"""The fusion heads, exactly as the root-cause report writes them.
+"""The fusion heads, exactly as the root-cause report writes them — vectorised over a stack of heads.
 
-Every head maps ``rf`` — the RF's three probabilities per image row, ``(batch, 3)`` — and/or
-``image_probs`` — the image branch's ``Dense(3, softmax)`` output, ``(batch, 3)`` — to the model output
-``(batch, 3)``. Each fix is a few lines and reads as a diff against :func:`baseline`.
+Every head maps ``rf`` — the RF's three probabilities, ``(batch, H, 3)`` — and/or ``image_probs`` — the
+image branch's ``Dense(3, softmax)`` output, ``(batch, H, 3)`` — to the output ``(batch, H, 3)``. ``H`` is
+the number of independent copies of the head trained side by side (one per arm of a bundle, see
+:mod:`fusionlib.bundle`); a single arm is ``H = 1``. The copies share no weight:
+
+* ``BatchNormalization`` runs over the flattened ``H * 3`` features, so each (copy, class) has its own
+  batch statistics, moving statistics, gamma and beta — exactly a per-copy ``BatchNormalization()``;
+* the report's ``Dense(3)`` / ``Dense(1)`` on the 6 concatenated inputs is an ``EinsumDense`` with one
+  ``(6, 3)`` / ``(6, 1)`` kernel and bias per copy (``PerHeadDense``).
+
+Each fix is a few lines and reads as a diff against :func:`baseline`.
 """
 
 from __future__ import annotations
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from .cnn import image_branch
 
 
 class Blend(layers.Layer):
-    """``alpha * rf + (1 - alpha) * image`` for ``alpha`` of shape ``(batch, 1)``; no weights."""
+    """``alpha * rf + (1 - alpha) * image`` for ``alpha`` of shape ``(batch, H, 1)``; no weights."""
 
     def call(self, inputs):
         alpha, rf, image = inputs
         return alpha * rf + (1.0 - alpha) * image
 
 
+def PerHeadBatchNorm(name: str):
+    """``BatchNormalization()`` applied to each of the H copies separately: ``(batch, H, 3)`` -> same."""
+    def apply(x):
+        h = x.shape[1]
+        flat = layers.Reshape((h * 3,), name=f"{name}_flat")(x)
+        return layers.Reshape((h, 3), name=f"{name}_unflat")(layers.BatchNormalization(name=name)(flat))
+    return apply
+
+
+def PerHeadDense(units: int, activation: str, name: str):
+    """``Dense(units, activation)`` with its own kernel ``(features, units)`` and bias per copy."""
+    def apply(x):
+        return layers.EinsumDense("bhi,hio->bho", output_shape=(x.shape[1], units), bias_axes="ho",
+                                  activation=activation, name=name)(x)
+    return apply
+
+
 def metadata_only(rf):
     """RF -> BN -> softmax (the report's working metadata-only model; only BN's parameters train)."""
-    rf = layers.BatchNormalization(name="rf_bn")(rf)
+    rf = PerHeadBatchNorm("rf_bn")(rf)
     return layers.Activation("softmax", name="output")(rf)
 
 
 def baseline(rf, image_probs):
     """The failing fusion: concat[BN(rf), softmax(image)] -> Dense(3, softmax)."""
-    rf = layers.BatchNormalization(name="rf_bn")(rf)
+    rf = PerHeadBatchNorm("rf_bn")(rf)
     merged = layers.Concatenate(name="concat")([rf, image_probs])
-    return layers.Dense(3, activation="softmax", name="output")(merged)
+    return PerHeadDense(3, "softmax", name="output")(merged)
 
 
 def fix1(rf, image_probs):
     """Fix #1: softmax re-normalises the BN'd RF branch before the unconstrained Dense."""
-    rf = layers.BatchNormalization(name="rf_bn")(rf)
+    rf = PerHeadBatchNorm("rf_bn")(rf)
     rf = layers.Activation("softmax", name="rf_softmax")(rf)
     merged = layers.Concatenate(name="concat")([rf, image_probs])
-    return layers.Dense(3, activation="softmax", name="output")(merged)
+    return PerHeadDense(3, "softmax", name="output")(merged)
 
 
 def fix2(rf, image_probs):
     """Fix #2: re-normalised RF branch, alpha = Dense(1, sigmoid)(both), output alpha*rf + (1-alpha)*image."""
-    rf = layers.BatchNormalization(name="rf_bn")(rf)
+    rf = PerHeadBatchNorm("rf_bn")(rf)
     rf = layers.Activation("softmax", name="rf_softmax")(rf)
-    alpha = layers.Dense(1, activation="sigmoid", name="alpha")(layers.Concatenate(name="concat")([rf, image_probs]))
+    alpha = PerHeadDense(1, "sigmoid", name="alpha")(layers.Concatenate(name="concat")([rf, image_probs]))
     return Blend(name="output")([alpha, rf, image_probs])
 
 
 def fix3(rf, image_probs):
     """Fix #3: no BN on the RF branch; the Dense stays unconstrained."""
     merged = layers.Concatenate(name="concat")([rf, image_probs])
-    return layers.Dense(3, activation="softmax", name="output")(merged)
+    return PerHeadDense(3, "softmax", name="output")(merged)
 
 
 def fix23(rf, image_probs):
     """Fix #2 + #3: raw RF probabilities (no BN), alpha-blended with the image probabilities."""
-    alpha = layers.Dense(1, activation="sigmoid", name="alpha")(layers.Concatenate(name="concat")([rf, image_probs]))
+    alpha = PerHeadDense(1, "sigmoid", name="alpha")(layers.Concatenate(name="concat")([rf, image_probs]))
     return Blend(name="output")([alpha, rf, image_probs])
 
 
 FUSION_HEADS = {"baseline": baseline, "fix1": fix1, "fix2": fix2, "fix3": fix3, "fix23": fix23}
-HEADS = ("metadata_only", "image_only", *FUSION_HEADS)
+#: Heads trained by Keras (the report's); :mod:`fusionlib.fusions` adds the robust, non-Keras fusions.
+KERAS_HEADS = ("metadata_only", "image_only", *FUSION_HEADS)
+#: Heads with a learned alpha (the bundle also returns alpha for these).
+ALPHA_HEADS = ("fix2", "fix23")
 
 
 def inputs_of(head: str) -> tuple[str, ...]:
@@ -73,19 +101,43 @@ def inputs_of(head: str) -> tuple[str, ...]:
 
 
 def check_head(head: str) -> None:
-    if head not in HEADS:
-        raise ValueError(f"head={head!r}: use one of {HEADS}")
+    if head not in KERAS_HEADS:
+        raise ValueError(f"head={head!r}: use one of {KERAS_HEADS}")
+
+
+def head_block(head: str, n: int, name: str | None = None) -> keras.Model:
+    """``n`` independent copies of ``head`` as one Keras model: inputs ``{"rf": (batch, n, 3)}`` (plus
+    ``"image": (batch, n, 3)`` for fusion heads), outputs ``{"output": (batch, n, 3)}`` (plus ``"alpha":
+    (batch, n, 1)`` for :data:`ALPHA_HEADS`)."""
+    check_head(head)
+    if head == "image_only":
+        raise ValueError("image_only has no head block: it is the CNN itself (build_model)")
+    rf = keras.Input((n, 3), name="rf")
+    if head == "metadata_only":
+        return keras.Model({"rf": rf}, {"output": metadata_only(rf)}, name=name or head)
+    image = keras.Input((n, 3), name="image")
+    out = FUSION_HEADS[head](rf, image)
+    block = keras.Model({"rf": rf, "image": image}, {"output": out}, name=name or head)
+    if head in ALPHA_HEADS:
+        block = keras.Model({"rf": rf, "image": image},
+                            {"output": out, "alpha": block.get_layer("alpha").output}, name=name or head)
+    return block
 
 
 def build_model(head: str, image_size: int = 32, width: float = 0.125) -> keras.Model:
-    """The whole model of one arm: inputs ``{"rf": (batch, 3), "image": (batch, size, size, 3)}`` (only those
-    in :func:`inputs_of`), output ``(batch, 3)`` named ``"output"``; image branch from :mod:`fusionlib.cnn`."""
+    """One arm trained end to end with its CNN (``image="joint"``): inputs ``{"rf": (batch, 3), "image":
+    (batch, size, size, 3)}`` (only those in :func:`inputs_of`), output ``(batch, 3)`` named ``"output"``;
+    the image branch from :mod:`fusionlib.cnn`, the head a :func:`head_block` with ``H = 1``."""
     check_head(head)
     rf = keras.Input((3,), name="rf")
     image = keras.Input((image_size, image_size, 3), name="image")
-    if head == "metadata_only":
-        return keras.Model({"rf": rf}, metadata_only(rf), name=head)
-    image_probs = layers.Dense(3, activation="softmax", name="image_probs")(image_branch(image, width))
     if head == "image_only":
-        return keras.Model({"image": image}, layers.Identity(name="output")(image_probs), name=head)
-    return keras.Model({"rf": rf, "image": image}, FUSION_HEADS[head](rf, image_probs), name=head)
+        probs = layers.Dense(3, activation="softmax", name="image_probs")(image_branch(image, width))
+        return keras.Model({"image": image}, layers.Identity(name="output")(probs), name=head)
+    block = head_block(head, 1, name=f"{head}_head")
+    ins = {"rf": layers.Reshape((1, 3), name="rf_stack")(rf)}
+    if head != "metadata_only":
+        probs = layers.Dense(3, activation="softmax", name="image_probs")(image_branch(image, width))
+        ins["image"] = layers.Reshape((1, 3), name="image_stack")(probs)
+    out = layers.Reshape((3,), name="output")(block(ins)["output"])
+    return keras.Model({k: v for k, v in (("rf", rf), ("image", image)) if k in inputs_of(head)}, out, name=head)

@@ -32,6 +32,30 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     return {k: float(np.nan_to_num(v)) for k, v in out.items()}
 
 
+def kappa_columns(y_true: np.ndarray, pred: np.ndarray, weights: str | None = "quadratic",
+                  n_classes: int = 3) -> np.ndarray:
+    """Cohen's κ of integer labels ``(n,)`` against each column of integer predictions ``(n, H)``, ``(H,)`` —
+    the value of scikit-learn's ``cohen_kappa_score(weights=weights)`` (``"quadratic"`` or ``None``),
+    vectorised; 0 where κ is undefined."""
+    y_true, pred = np.asarray(y_true), np.asarray(pred)
+    h = pred.shape[1]
+    cells = (np.arange(h)[None, :] * n_classes * n_classes + y_true[:, None] * n_classes + pred).ravel()
+    observed = np.bincount(cells, minlength=h * n_classes ** 2).reshape(h, n_classes, n_classes).astype(float)
+    n = len(y_true)
+    expected = observed.sum(2, keepdims=True) * observed.sum(1, keepdims=True) / n
+    i, j = np.meshgrid(np.arange(n_classes), np.arange(n_classes), indexing="ij")
+    w = (i - j) ** 2 if weights == "quadratic" else (i != j).astype(float)
+    denom = (w * expected).sum((1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = 1 - (w * observed).sum((1, 2)) / denom
+    return np.nan_to_num(k)
+
+
+def quadratic_kappa_columns(y_true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """:func:`kappa_columns` with quadratic weights."""
+    return kappa_columns(y_true, pred, "quadratic")
+
+
 def per_visit(predictions: pd.DataFrame) -> pd.DataFrame:
     """Average the probabilities of each visit's image rows, per repeat; one row per (repeat, visit)."""
     keys = [c for c in ("split", "repeat", "fold", "visit", "patient", "y") if c in predictions.columns]

@@ -72,7 +72,11 @@ class MetadataForest(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 3)`` probabilities. Trees are averaged in one thread: scikit-learn's threaded accumulation adds
+        them in whatever order the threads finish, which changes the last bit from run to run."""
         Z = self.imputer_.transform(X)
+        for forest in self.forests_:
+            forest.set_params(n_jobs=1)
         if self.decomposition == "multiclass":
             p = np.zeros((len(Z), 3))
             p[:, self.forests_[0].classes_] = self.forests_[0].predict_proba(Z)

@@ -1,14 +1,24 @@
-"""Run arms: a settings dict in, tidy results out.
+"""Run arms: settings dicts in, tidy results out.
 
->>> from fusionlib.runner import run_arm
+>>> from fusionlib.runner import run_arm, run_arms
 >>> result = run_arm({"head": "baseline", "decomposition": "ordinal_original", "source": "in_sample",
 ...                   "n_splits": 5, "n_repeats": 1})                                    # doctest: +SKIP
 >>> result.metrics.head()                                                                # doctest: +SKIP
 
-Each arm is: one cohort (synthetic by default) -> repeated patient-grouped folds -> per fold, RF
-probabilities for the visits (:mod:`fusionlib.rf`, cached and shared by every arm with the same cohort,
-fold, decomposition and source) -> one head trained on the training fold's image rows, early-stopped on the
-inner validation split -> predictions for the reporting fold -> metrics pooled over folds.
+An arm is one head under one set of switches (:class:`ArmSettings`). For every repeated patient-grouped
+fold, :func:`run_arms` computes once, for all the arms it is given:
+
+* the RF probabilities per visit for each (decomposition, source) that an arm needs (:mod:`fusionlib.rf`);
+* the image CNN of the fold (the ``image_only`` arm), trained on the inner training rows and early-stopped on
+  the inner validation rows; its probabilities are the *frozen* image input of every fusion arm with
+  ``image="frozen"`` (the default) — ``image="joint"`` instead trains the CNN end to end with the head, as
+  one Keras model per arm (slow; used as a check);
+
+both cached on disk by content (:mod:`fusionlib.store`), so other processes and later runs reuse them. The
+Keras heads of all arms with the same training recipe are then trained side by side in one bundle
+(:mod:`fusionlib.bundle`; each head exactly as it would be alone); the robust fusions
+(:mod:`fusionlib.fusions`) are fitted on the inner validation rows. Prediction-time switches (``inference``,
+``rf_join``) reuse the trained head of the arm without them.
 
 Command line (the closing note of issue 2 quotes this run)::
 
@@ -24,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -32,11 +43,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import rf as rf_mod
+from .bundle import INFERENCE, SELECT_ON, HeadSpec, fit_bundle, head_weights, predict_bundle
 from .cohort import Cohort, CohortParams, make_synthetic_cohort
 from .features import clinical_features, labels
-from .heads import HEADS, check_head
+from .fusions import ROBUST_HEADS, make_fusion
+from .heads import KERAS_HEADS
 from .metrics import PROBA, summarise, tidy_metrics
 from .splits import Fold, patient_folds
+from .store import cached, content_key, source_hash
 from .train import TrainConfig, device_name, environment, fit_head, predict
 
 #: The report's conditions and the corrected ones.
@@ -44,20 +58,39 @@ CONDITIONS = {
     "report": {"decomposition": "ordinal_original", "source": "in_sample"},
     "corrected": {"decomposition": "ordinal", "source": "oof_grouped"},
 }
+HEADS = (*KERAS_HEADS, *ROBUST_HEADS)
+IMAGE_MODES = ("frozen", "joint", "chance")
+RF_JOINS = ("correct", "shuffled")
+#: The keys of ``train`` that define the image CNN (the image_only arm and the frozen image input).
+CNN_KEYS = ("epochs", "patience", "width")
 
 
 @dataclass(frozen=True)
 class ArmSettings:
-    """Everything that defines one arm. ``cohort`` overrides knobs of :data:`fusionlib.cohort.DEFAULTS`;
-    ``train`` overrides fields of :class:`fusionlib.train.TrainConfig`; ``rf_trees`` is the forest size (the
-    original's 300; fewer only for smoke runs)."""
+    """Everything that defines one arm.
+
+    ``head``: one of :data:`HEADS`. ``decomposition`` / ``source``: the RF switches (:mod:`fusionlib.rf`).
+    ``image``: ``"frozen"`` (the fold's image CNN, trained once), ``"joint"`` (CNN trained end to end with the
+    head) or ``"chance"`` (the frozen image probabilities permuted across rows: a thermal branch at chance).
+    ``select_on``: the checkpoint rule (``"stop_loss"``, or ``"train_kappa"``: a training metric).
+    ``inference``: how BatchNorm runs at prediction (:data:`fusionlib.bundle.INFERENCE`). ``rf_join``:
+    ``"shuffled"`` attaches the validation visits' RF probabilities to the wrong visits. ``seed``: folds,
+    RF, CNN and the heads' batch order; ``init_seed``: the heads' initial weights only. ``cohort`` overrides knobs of
+    :class:`fusionlib.cohort.CohortParams`; ``train`` overrides fields of :class:`fusionlib.train.TrainConfig`
+    (the CNN uses only :data:`CNN_KEYS` of it); ``rf_trees`` is the forest size (the original's 300).
+    """
 
     head: str = "metadata_only"
     decomposition: str = "ordinal"
     source: str = "oof_grouped"
+    image: str = "frozen"
+    select_on: str = "stop_loss"
+    inference: str = "moving"
+    rf_join: str = "correct"
     n_splits: int = 5
     n_repeats: int = 3
     seed: int = 0
+    init_seed: int = 0
     include_temperatures: bool = False
     rf_trees: int = 300
     cohort: dict = field(default_factory=dict)
@@ -74,11 +107,11 @@ class ArmSettings:
         if unknown:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
         s = cls(**{k: v for k, v in d.items()})
-        check_head(s.head)
-        if s.decomposition not in rf_mod.DECOMPOSITIONS:
-            raise ValueError(f"decomposition={s.decomposition!r}: use one of {rf_mod.DECOMPOSITIONS}")
-        if s.source not in rf_mod.SOURCES:
-            raise ValueError(f"source={s.source!r}: use one of {rf_mod.SOURCES}")
+        for key, allowed in (("head", HEADS), ("decomposition", rf_mod.DECOMPOSITIONS),
+                             ("source", rf_mod.SOURCES), ("image", IMAGE_MODES), ("select_on", SELECT_ON),
+                             ("inference", INFERENCE), ("rf_join", RF_JOINS)):
+            if getattr(s, key) not in allowed:
+                raise ValueError(f"{key}={getattr(s, key)!r}: use one of {allowed}")
         bad = set(s.cohort) - {f.name for f in fields(CohortParams)}
         if bad:
             raise ValueError(f"unknown cohort knob(s) {sorted(bad)}")
@@ -87,18 +120,29 @@ class ArmSettings:
             raise ValueError(f"unknown train setting(s) {sorted(bad)}")
         if s.n_splits < 2 or s.n_repeats < 1:
             raise ValueError(f"n_splits={s.n_splits}, n_repeats={s.n_repeats}: need n_splits >= 2, n_repeats >= 1")
+        if s.head in ROBUST_HEADS and s.image == "joint":
+            raise ValueError(f"head={s.head!r} fuses frozen probabilities: image='joint' does not apply")
+        if s.head in ("image_only", "metadata_only") and s.image != "frozen":
+            raise ValueError(f"head={s.head!r}: image={s.image!r} does not apply (use the default 'frozen')")
         return s
 
     @property
     def label(self) -> str:
+        """The arm's name: ``name`` if given, else ``head|decomposition|source`` plus non-default switches."""
         if self.name:
             return self.name
         if self.head == "image_only":
             return "image_only"
-        return f"{self.head}|{self.decomposition}|{self.source}"
+        extra = [f"{k}={getattr(self, k)}" for k in ("image", "select_on", "inference", "rf_join", "init_seed")
+                 if getattr(self, k) != getattr(ArmSettings, k)]
+        return "|".join([self.head, self.decomposition, self.source, *extra])
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.train.items()})
+
+    def cnn_config(self) -> TrainConfig:
+        """The image CNN's recipe: the defaults with only :data:`CNN_KEYS` taken from ``train``."""
+        return TrainConfig(**{k: v for k, v in self.train.items() if k in CNN_KEYS})
 
     def cohort_params(self) -> CohortParams:
         return replace(CohortParams(), **self.cohort)
@@ -108,8 +152,9 @@ class ArmSettings:
 class ArmResult:
     """``metrics``: tidy table (arm, head, decomposition, source, split, repeat, fold, level, metric, value);
     ``predictions``: one row per (repeat, image row) of the reporting folds (and of the training folds with
-    ``split = "train"``): repeat, fold, image, visit, patient, y, rf_I/P/R (the RF input), p_I/P/R;
-    ``history``: per fold, the Keras history and best epoch; ``info``: settings, device, wall time, cohort."""
+    ``split = "train"``): repeat, fold, image, visit, patient, y, rf_I/P/R (the RF input), p_I/P/R, alpha
+    (the learned alpha of fix2/fix23, else NaN); ``history``: per fold, the training curves, best epoch and the
+    head's fitted weights; ``info``: settings, device, wall time, cohort."""
 
     settings: ArmSettings
     metrics: pd.DataFrame
@@ -118,103 +163,245 @@ class ArmResult:
     info: dict
 
 
-class RFCache:
-    """RF probabilities per visit, keyed by (cohort, decomposition, source, repeat, fold, seed), in memory."""
+class _Data:
+    """A cohort's arrays, features and folds for one context (split settings and features)."""
 
-    def __init__(self):
-        self._store: dict = {}
+    def __init__(self, cohort: Cohort, s: ArmSettings):
+        self.cohort = cohort
+        self.y_visit = labels(cohort.visits)
+        self.groups = cohort.groups_visit
+        self.X = clinical_features(cohort.visits, include_temperatures=s.include_temperatures)
+        self.img_visit = cohort.image_visit
+        self.y_row = self.y_visit[self.img_visit]
+        self.folds = patient_folds(self.y_visit, self.groups, s.n_splits, s.n_repeats, seed=s.seed)
+        self.fingerprint = cohort.fingerprint()
+        self.x_key = content_key(pd.util.hash_pandas_object(self.X, index=True).to_numpy(), self.y_visit,
+                                 self.groups)
 
-    def get(self, key, compute):
-        if key not in self._store:
-            self._store[key] = compute()
-        return self._store[key]
-
-
-def _rf_visit_probabilities(cohort_id: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, fold: Fold,
-                            s: ArmSettings, cache: RFCache) -> np.ndarray:
-    """RF probabilities for every visit of the fold's train and val sets, ``(n_visits, 3)`` (NaN elsewhere)."""
-    def compute():
-        p_train, p_val = rf_mod.fold_probabilities(X, y, groups, fold.train, fold.val, s.source, s.decomposition,
-                                                   seed=s.seed, n_estimators=s.rf_trees)
-        out = np.full((len(y), 3), np.nan)
-        out[fold.train], out[fold.val] = p_train, p_val
-        return out
-
-    return cache.get((cohort_id, s.decomposition, s.source, s.include_temperatures, s.rf_trees, fold.repeat,
-                      fold.fold, s.n_splits, s.seed), compute)
-
-
-def run_arm(settings: dict | ArmSettings, cohort: Cohort | None = None, rf_cache: RFCache | None = None,
-            progress: bool = True) -> ArmResult:
-    """Run one arm over all its folds; see the module docstring. ``cohort`` defaults to the synthetic cohort
-    with the settings' knobs; pass ``rf_cache`` to share RF fits between arms."""
-    s = ArmSettings.from_dict(settings)
-    t0 = time.perf_counter()
-    cohort = cohort if cohort is not None else make_synthetic_cohort(s.cohort_params())
-    rf_cache = rf_cache if rf_cache is not None else RFCache()
-    config = s.train_config()
-    y_visit = labels(cohort.visits)
-    groups = cohort.groups_visit
-    X = clinical_features(cohort.visits, include_temperatures=s.include_temperatures)
-    img_visit = cohort.image_visit
-    pixels = cohort.pixels.astype("float32")
-    folds = patient_folds(y_visit, groups, s.n_splits, s.n_repeats, seed=s.seed)
-    cohort_id = cohort.fingerprint()
-    preds, history = [], []
-    for fold in tqdm(folds, desc=s.label, disable=not progress, unit="fold"):
-        rf_visit = (np.full((len(y_visit), 3), np.nan) if s.head == "image_only"
-                    else _rf_visit_probabilities(cohort_id, X, y_visit, groups, fold, s, rf_cache))
-        rows = {name: np.flatnonzero(np.isin(img_visit, idx)) for name, idx in
+    def rows(self, fold: Fold) -> dict[str, np.ndarray]:
+        """Image rows of the fold's inner training, inner validation ("stop") and reporting ("val") visits."""
+        return {name: np.flatnonzero(np.isin(self.img_visit, idx)) for name, idx in
                 (("train", fold.inner_train), ("stop", fold.inner_val), ("val", fold.val))}
-        x = {"rf": rf_visit[img_visit].astype("float32"), "image": pixels}
-        x_of = {name: {k: v[r] for k, v in x.items()} for name, r in rows.items()}
-        y_row = y_visit[img_visit]
-        seed = s.seed * 1000 + fold.repeat * 100 + fold.fold
-        fit = fit_head(s.head, x_of["train"], y_row[rows["train"]], x_of["stop"], y_row[rows["stop"]], config, seed)
-        r = np.concatenate([rows["val"], rows["train"], rows["stop"]])
-        p = predict(fit.model, {k: v[r] for k, v in x.items()})
-        preds.append(pd.DataFrame({
-            "split": np.where(np.arange(len(r)) < len(rows["val"]), "val", "train"),
-            "repeat": fold.repeat, "fold": fold.fold, "image": r, "visit": img_visit[r],
-            "patient": groups[img_visit[r]], "y": y_row[r],
-            **{f"rf_{c}": x["rf"][r, j] for j, c in enumerate("IPR")},
-            **{col: p[:, j] for j, col in enumerate(PROBA)}}))
-        history.append({"repeat": fold.repeat, "fold": fold.fold, "best_epoch": fit.best_epoch, **fit.history})
-    predictions = pd.concat(preds, ignore_index=True)
-    metrics = tidy_metrics(predictions)
-    metrics.insert(0, "source", s.source if s.head != "image_only" else "")
-    metrics.insert(0, "decomposition", s.decomposition if s.head != "image_only" else "")
-    metrics.insert(0, "head", s.head)
-    metrics.insert(0, "arm", s.label)
-    info = {"settings": asdict(s), "train_config": asdict(config), "device": device_name(), "environment": environment(),
-            "wall_s": time.perf_counter() - t0, "cohort": cohort.params, "cohort_fingerprint": cohort_id,
-            "n_visits": int(len(y_visit)), "n_images": int(len(img_visit))}
-    return ArmResult(s, metrics, predictions, history, info)
+
+
+def _rf_visit(data: _Data, fold: Fold, decomposition: str, source: str, s: ArmSettings) -> np.ndarray:
+    """RF probabilities for every visit of the fold's train and val sets, ``(n_visits, 3)`` (NaN elsewhere);
+    cached on disk by the features' content, the fold and the forest settings."""
+    def compute():
+        p_train, p_val = rf_mod.fold_probabilities(data.X, data.y_visit, data.groups, fold.train, fold.val, source,
+                                                   decomposition, seed=s.seed, n_estimators=s.rf_trees)
+        out = np.full((len(data.y_visit), 3), np.nan)
+        out[fold.train], out[fold.val] = p_train, p_val
+        return {"p": out}
+
+    key = content_key(data.x_key, fold.train, fold.val, decomposition, source, s.seed, s.rf_trees,
+                      source_hash("rf", "features"))
+    return cached("rf", key, compute)["p"]
+
+
+def _fold_seed(s: ArmSettings, fold: Fold) -> int:
+    return s.seed * 1000 + fold.repeat * 100 + fold.fold
+
+
+def _image_model(data: _Data, fold: Fold, rows: dict, s: ArmSettings) -> dict:
+    """The fold's image CNN: ``{"p": (n_images, 3) probabilities for every image row, "loss", "val_loss",
+    "best_epoch"}``; cached on disk by the pixels, rows, recipe and seed."""
+    config = s.cnn_config()
+    seed = _fold_seed(s, fold)
+
+    def compute():
+        pixels = data.cohort.pixels
+        x_of = {name: {"image": pixels[r].astype("float32")} for name, r in rows.items() if name != "val"}
+        fit = fit_head("image_only", x_of["train"], data.y_row[rows["train"]], x_of["stop"],
+                       data.y_row[rows["stop"]], config, seed)
+        p = np.concatenate([predict(fit.model, {"image": pixels[i:i + 2048].astype("float32")})
+                            for i in range(0, len(pixels), 2048)])
+        return {"p": p, "loss": np.array(fit.history["loss"]), "val_loss": np.array(fit.history["val_loss"]),
+                "best_epoch": np.array(fit.best_epoch)}
+
+    key = content_key(data.fingerprint, rows["train"], rows["stop"], asdict(config), seed,
+                      source_hash("cnn", "heads", "train", "losses"))
+    return cached("cnn", key, compute)
+
+
+def _bundle_group(s: ArmSettings) -> str:
+    """Arms with the same training recipe train in one bundle (their heads see the same batches)."""
+    return json.dumps(asdict(s.train_config()), sort_keys=True)
+
+
+def _head_key(s: ArmSettings) -> str:
+    """Arms that differ only in prediction-time switches share one trained head; ``init_seed`` enters the key,
+    and with it the head's initial weights (:func:`fusionlib.bundle.build_bundle`)."""
+    return "|".join([s.head, s.decomposition, s.source, s.image, s.select_on, f"init{s.init_seed}"])
+
+
+def _context(s: ArmSettings) -> str:
+    return json.dumps({"cohort": s.cohort, "n_splits": s.n_splits, "n_repeats": s.n_repeats, "seed": s.seed,
+                       "include_temperatures": s.include_temperatures, "rf_trees": s.rf_trees,
+                       "cnn": {k: v for k, v in s.train.items() if k in CNN_KEYS}}, sort_keys=True)
+
+
+def _frame(split, fold, r, data, rf_rows, p, alpha=None) -> pd.DataFrame:
+    return pd.DataFrame({
+        "split": split, "repeat": fold.repeat, "fold": fold.fold, "image": r, "visit": data.img_visit[r],
+        "patient": data.groups[data.img_visit[r]], "y": data.y_row[r],
+        **{f"rf_{c}": rf_rows[:, j] for j, c in enumerate("IPR")},
+        **{col: p[:, j] for j, col in enumerate(PROBA)},
+        "alpha": np.nan if alpha is None else alpha})
+
+
+def _shuffled_join(data: _Data, fold: Fold, rf_visit: np.ndarray, seed: int) -> np.ndarray:
+    """The fold's validation visits get the RF probabilities of other validation visits (a join defect)."""
+    out = rf_visit.copy()
+    perm = np.random.default_rng(seed).permutation(len(fold.val))
+    out[fold.val] = rf_visit[fold.val[perm]]
+    return out
+
+
+def _run_fold(arms: list[ArmSettings], data: _Data, fold: Fold, preds: dict, hist: dict) -> None:
+    """Every arm's predictions for one fold, appended to ``preds[i]`` / ``hist[i]`` (i = arm index)."""
+    s0 = arms[0]
+    rows = data.rows(fold)
+    seed = _fold_seed(s0, fold)
+    reported = {"val": rows["val"], "train": np.concatenate([rows["train"], rows["stop"]])}
+    needs_image = any(s.head not in ("metadata_only",) and s.image != "joint" for s in arms)
+    img = _image_model(data, fold, rows, s0) if needs_image else None
+    n_img = len(data.img_visit)
+    zeros = np.zeros((n_img, 3), "float32")
+    chance = img["p"][np.random.default_rng(seed + 7).permutation(n_img)] if img is not None else None
+
+    def image_input(s):
+        return zeros if s.head == "metadata_only" else (chance if s.image == "chance" else img["p"])
+
+    rf_cache = {}
+
+    def rf_rows(s, join="correct"):
+        key = (s.decomposition, s.source)
+        if key not in rf_cache:
+            rf_cache[key] = _rf_visit(data, fold, s.decomposition, s.source, s0)
+        v = rf_cache[key] if join == "correct" else _shuffled_join(data, fold, rf_cache[key], seed + 11)
+        return v[data.img_visit]
+
+    bundles = defaultdict(dict)           # recipe -> head key -> an arm index that trains it
+    for i, s in enumerate(arms):
+        if s.head == "image_only":
+            preds[i] += [_frame(split, fold, r, data, np.full((len(r), 3), np.nan), img["p"][r])
+                         for split, r in reported.items()]
+            hist[i].append({"repeat": fold.repeat, "fold": fold.fold, "best_epoch": int(img["best_epoch"]),
+                            "loss": img["loss"].tolist(), "val_loss": img["val_loss"].tolist()})
+        elif s.head in ROBUST_HEADS:
+            rf_r, im_r = rf_rows(s), image_input(s)
+            fusion = make_fusion(s.head).fit(rf_r[rows["stop"]], im_r[rows["stop"]], data.y_row[rows["stop"]])
+            for split, r in reported.items():
+                rf_p = rf_rows(s, s.rf_join) if split == "val" else rf_r
+                preds[i].append(_frame(split, fold, r, data, rf_p[r], fusion.predict_proba(rf_p[r], im_r[r])))
+            hist[i].append({"repeat": fold.repeat, "fold": fold.fold, "params": fusion.params_})
+        elif s.image == "joint":
+            _run_joint(i, s, data, fold, rows, reported, rf_rows(s), preds, hist)
+        else:
+            bundles[_bundle_group(s)].setdefault(_head_key(s), i)
+    for group in bundles.values():
+        trained = [arms[i] for i in group.values()]
+        specs = [HeadSpec(key, s.head, s.select_on) for key, s in zip(group, trained)]
+        rf_in = np.stack([rf_rows(s) for s in trained], axis=1)
+        im_in = np.stack([image_input(s) for s in trained], axis=1)
+        fit = fit_bundle(specs, rf_in, im_in, data.y_row, rows["train"], rows["stop"], trained[0].train_config(), seed)
+        weights = head_weights(fit)
+        plain = {split: predict_bundle(fit, rf_in[r], im_in[r]) for split, r in reported.items()}
+        for i, s in enumerate(arms):
+            key = _head_key(s)
+            if key not in group or _bundle_group(s) != _bundle_group(trained[0]):
+                continue
+            j = list(group).index(key)
+            for split, r in reported.items():
+                rf_j = rf_in[:, j] if (split == "train" or s.rf_join == "correct") else rf_rows(s, s.rf_join)
+                if s.inference == "moving" and (split == "train" or s.rf_join == "correct"):
+                    out = plain[split][key]
+                else:
+                    out = predict_bundle(fit, _one(rf_in, rf_j, j, r), im_in[r], s.inference, y=data.y_row[r])[key]
+                preds[i].append(_frame(split, fold, r, data, rf_j[r], out["p"], out.get("alpha")))
+            hist[i].append({"repeat": fold.repeat, "fold": fold.fold, "best_epoch": fit.best_epoch[key],
+                            **fit.history[key], "weights": {k: v.tolist() for k, v in weights[key].items()}})
+
+
+def _one(rf_in: np.ndarray, rf_j: np.ndarray, j: int, r: np.ndarray) -> np.ndarray:
+    """The bundle's RF input for rows ``r`` with head ``j``'s column replaced by ``rf_j``."""
+    x = rf_in[r].copy()
+    x[:, j] = rf_j[r]
+    return x
+
+
+def _run_joint(i, s, data, fold, rows, reported, rf_r, preds, hist) -> None:
+    """One arm trained end to end with its CNN (``image="joint"``)."""
+    config = s.train_config()
+    pixels = data.cohort.pixels
+
+    def x_of(r):
+        return {"rf": rf_r[r].astype("float32"), "image": pixels[r].astype("float32")}
+
+    fit = fit_head(s.head, x_of(rows["train"]), data.y_row[rows["train"]], x_of(rows["stop"]),
+                   data.y_row[rows["stop"]], config, _fold_seed(s, fold) + 1_000_000 * s.init_seed)
+    for split, r in reported.items():
+        preds[i].append(_frame(split, fold, r, data, rf_r[r], predict(fit.model, x_of(r))))
+    hist[i].append({"repeat": fold.repeat, "fold": fold.fold, "best_epoch": fit.best_epoch, **fit.history})
 
 
 def run_arms(settings: list[dict | ArmSettings], progress: bool = True, out_dir: str | Path | None = None,
              cohort: Cohort | None = None) -> list[ArmResult]:
-    """Run several arms sharing cohorts and RF fits; with ``out_dir``, write each result as it finishes."""
-    cohorts: dict = {}
-    cache = RFCache()
-    results = []
-    for i, raw in enumerate(settings, start=1):
-        s = ArmSettings.from_dict(raw)
+    """Run several arms, sharing folds, RF fits, the image CNN and head training (see the module docstring);
+    results in the order of ``settings``. With ``out_dir``, each result is written to
+    ``out_dir/<safe arm label>`` (atomically) once its context is done. ``cohort`` replaces the synthetic
+    cohort (e.g. :func:`fusionlib.dfu.load_cohort`); otherwise each arm's ``cohort`` knobs make one."""
+    arms = [ArmSettings.from_dict(raw) for raw in settings]
+    labels_ = [a.label for a in arms]
+    dup = {x for x in labels_ if labels_.count(x) > 1}
+    if dup:
+        raise ValueError(f"arm labels must be unique; repeated: {sorted(dup)} (set 'name')")
+    contexts = defaultdict(list)
+    for i, s in enumerate(arms):
+        contexts[_context(s)].append(i)
+    results: list = [None] * len(arms)
+    for n_ctx, idx in enumerate(contexts.values(), start=1):
+        group = [arms[i] for i in idx]
+        t0 = time.perf_counter()
+        data = _Data(cohort if cohort is not None else make_synthetic_cohort(group[0].cohort_params()), group[0])
+        preds = defaultdict(list)
+        hist = defaultdict(list)
+        desc = f"{len(group)} arm(s), context {n_ctx}/{len(contexts)}"
+        for fold in tqdm(data.folds, desc=desc, disable=not progress, unit="fold"):
+            _run_fold(group, data, fold, preds, hist)
+        wall = time.perf_counter() - t0
+        env = environment()
+        for j, (i, s) in enumerate(zip(idx, group)):
+            predictions = pd.concat(preds[j], ignore_index=True)
+            metrics = tidy_metrics(predictions)
+            metrics.insert(0, "source", s.source if s.head != "image_only" else "")
+            metrics.insert(0, "decomposition", s.decomposition if s.head != "image_only" else "")
+            metrics.insert(0, "head", s.head)
+            metrics.insert(0, "arm", s.label)
+            info = {"settings": asdict(s), "train_config": asdict(s.train_config()), "device": env["device"],
+                    "environment": env, "wall_s": wall / len(group), "context_wall_s": wall,
+                    "context_arms": len(group), "cohort": data.cohort.params, "cohort_fingerprint": data.fingerprint,
+                    "n_visits": int(len(data.y_visit)), "n_images": int(len(data.img_visit)),
+                    "seeds": {"folds_rf_cnn": s.seed, "init": s.init_seed}}
+            results[i] = ArmResult(s, metrics, predictions, hist[j], info)
+            if out_dir is not None:
+                write_result(results[i], Path(out_dir) / safe_name(s.label))
         if progress:
-            print(f"[{i}/{len(settings)}] {s.label}", file=sys.stderr, flush=True)
-        key = json.dumps(s.cohort, sort_keys=True)
-        if cohort is None and key not in cohorts:
-            cohorts[key] = make_synthetic_cohort(s.cohort_params())
-        res = run_arm(s, cohort if cohort is not None else cohorts[key], cache, progress)
-        if out_dir is not None:
-            write_result(res, Path(out_dir) / safe_name(s.label))
-        results.append(res)
+            print(f"context {n_ctx}/{len(contexts)}: {len(group)} arm(s) in {wall:.0f} s", file=sys.stderr, flush=True)
     return results
 
 
+def run_arm(settings: dict | ArmSettings, cohort: Cohort | None = None, progress: bool = True) -> ArmResult:
+    """Run one arm over all its folds (see :func:`run_arms`)."""
+    return run_arms([settings], progress=progress, cohort=cohort)[0]
+
+
 def safe_name(label: str) -> str:
-    """A folder name for an arm label (``|`` -> ``__``)."""
-    return label.replace("|", "__").replace("/", "_")
+    """A portable folder name for an arm label: ``|`` -> ``__``, anything but letters, digits, ``.=-`` -> ``_``."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", label.replace(" | ", "|").replace("|", "__")).strip("_")
 
 
 def write_result(result: ArmResult, path: str | Path) -> Path:
@@ -268,11 +455,29 @@ def load_results(folder: str | Path, expected: list[str] | None = None) -> list[
     return [load_result(folder / n) for n in names]
 
 
+def load_or_run(settings: dict | ArmSettings, results_dir: str | Path | None = None,
+                out_dir: str | Path | None = None, progress: bool = False) -> tuple[ArmResult, str]:
+    """The arm's result from ``results_dir/<safe label>`` when it exists *and* was made with exactly these
+    settings; otherwise run the arm (and write it to ``out_dir``). Returns the result and ``"loaded"`` or
+    ``"ran"``."""
+    s = ArmSettings.from_dict(settings)
+    if results_dir:
+        folder = Path(results_dir) / safe_name(s.label)
+        if (folder / "info.json").exists():
+            result = load_result(folder)
+            if result.settings == s:
+                return result, "loaded"
+    result = run_arm(s, progress=progress)
+    if out_dir:
+        write_result(result, out_dir)
+    return result, "ran"
+
+
 def report_arms(conditions=("report", "corrected"), **common) -> list[dict]:
     """The report's seven arms under each named condition of :data:`CONDITIONS` (image_only once)."""
     arms = [{"head": "image_only", **common}]
     for cond in conditions:
-        for head in HEADS:
+        for head in KERAS_HEADS:
             if head != "image_only":
                 arms.append({"head": head, **CONDITIONS[cond], **common})
     return arms

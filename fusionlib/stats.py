@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sklearn.metrics import cohen_kappa_score
 
-from .metrics import PROBA, per_visit
+from .metrics import PROBA, kappa_columns, per_visit
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,8 @@ class Difference:
 
 
 def _kappa(y: np.ndarray, pred: np.ndarray, weights: str | None) -> float:
-    if len(np.unique(np.concatenate([y, pred]))) < 2:
-        return 0.0
-    return float(cohen_kappa_score(y, pred, labels=[0, 1, 2], weights=weights))
+    """κ as scikit-learn computes it (0 where undefined), in numpy for the bootstrap's thousands of draws."""
+    return float(kappa_columns(y, np.asarray(pred)[:, None], weights)[0])
 
 
 def _validation_visits(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -34,30 +34,45 @@ import shutil
 import subprocess
 import sys
 import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .runner import ArmSettings, condition_of, report_arms, safe_name
+from .experiments import EXPERIMENTS, SCALES, experiment_arms
+from .runner import ArmSettings, condition_of, safe_name
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT / "notebooks"
 #: Book sources copied into a separate ``--root`` (the generated part is made there).
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
-
-SCALES = {
-    "smoke": {"n_splits": 3, "n_repeats": 1, "rf_trees": 50, "cohort": {"n_patients": 40},
-              "train": {"epochs": 2, "width": 0.0625}},
-    "default": {"n_splits": 5, "n_repeats": 3, "cohort": {}, "train": {}},
-    "full": {"n_splits": 5, "n_repeats": 3, "cohort": {"image_size": 128},
-             "train": {"epochs": 100, "patience": 10, "width": 1.0}},
+#: Where each kind of task's executed notebook goes under ``book/generated``.
+FOLDERS = {"arm": "arms", "experiment": "experiments", "page": "pages"}
+#: Page titles of the experiments.
+EXPERIMENT_TITLES = {
+    "report": "The report's arms and the robust fusions",
+    "grid": "The root-cause grid",
+    "mechanisms": "Candidate mechanisms of the collapse",
+    "stability": "Seeds and batch sizes",
+    "sweep": "Thermal signal sweep",
+    "joint": "Frozen vs end-to-end image branch",
 }
+#: Analysis pages: (task name, template, experiments it reads).
+PAGES = [
+    ("results", "results.ipynb", ["report"]),
+    ("rootcause", "rootcause.ipynb", ["grid"]),
+    ("hypotheses", "hypotheses.ipynb", ["report", "stability"]),
+    ("mechanisms", "mechanisms.ipynb", ["mechanisms", "joint"]),
+    ("sensitivity", "sensitivity.ipynb", ["sweep"]),
+    ("findings", "findings.ipynb", list(EXPERIMENTS)),
+]
 
 
 @dataclass
 class Task:
     """One notebook to execute: ``name`` (file stem), ``template`` (in ``notebooks/``), papermill parameters,
-    and the page ``title`` (the first heading of the executed notebook)."""
+    ``kind`` (:data:`FOLDERS`), the tasks it reads (``depends``) and the page ``title`` (the first heading of
+    the executed notebook)."""
 
     name: str
     template: str
@@ -65,50 +80,76 @@ class Task:
     kind: str = "arm"
     depends: list = field(default_factory=list)
     title: str = ""
+    inputs: list = field(default_factory=list)   # files under book/generated whose content the page shows
+
+
+def experiment_tasks(scale: str) -> list[Task]:
+    """One task per experiment of :mod:`fusionlib.experiments`; results in ``results/exp-<name>``."""
+    return [Task(f"exp-{name}", "experiment.ipynb", {"experiment": name, "scale": scale}, "experiment",
+                 title=EXPERIMENT_TITLES[name]) for name in EXPERIMENTS]
 
 
 def arm_tasks(scale: str) -> list[Task]:
-    """One task per arm of the report (13: image-only once, six heads under two conditions)."""
+    """One page per arm of the report (13: image-only once, six heads under two conditions), read from the
+    ``report`` experiment's results (the arm notebook runs the arm itself when they are absent)."""
     tasks = []
-    for arm in report_arms(**SCALES[scale]):
+    for arm in experiment_arms("report", scale):
         s = ArmSettings.from_dict(arm)
+        if s.head not in ("image_only", "metadata_only", "baseline", "fix1", "fix2", "fix3", "fix23"):
+            continue
         title = s.head if s.head == "image_only" else f"{s.head} ({condition_of(s)}: {s.decomposition}, {s.source})"
-        tasks.append(Task(safe_name(s.label), "arm.ipynb", {"settings": json.dumps(arm), "scale": scale},
-                          title=title))
+        tasks.append(Task(safe_name(s.label), "arm.ipynb", {"settings": json.dumps(arm), "scale": scale,
+                                                             "from_experiment": "exp-report"},
+                          depends=["exp-report"], title=title))
     return tasks
 
 
 def plan(scale: str) -> list[Task]:
-    """Every task of the book at ``scale``: the cohort page, the arms, then the results and appendix pages."""
+    """Every task of the book at ``scale``: the cohort page, the experiments, the arm pages, the analysis
+    pages, the real-data chapter and the appendix (which reads every task's time and memory)."""
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r}: use one of {list(SCALES)}")
+    cohort = Task("cohort", "cohort.ipynb", {"cohort": json.dumps(SCALES[scale]["common"]["cohort"]),
+                                             "scale": scale}, "page")
+    exps = experiment_tasks(scale)
     arms = arm_tasks(scale)
-    names = [t.name for t in arms]
-    pages = [
-        Task("results", "results.ipynb", {"scale": scale}, "page", names),
-        Task("appendix", "appendix.ipynb", {"scale": scale}, "page", names),
-    ]
-    cohort = Task("cohort", "cohort.ipynb", {"cohort": json.dumps(SCALES[scale]["cohort"]), "scale": scale}, "page")
-    return [cohort, *arms, *pages]
+    pages = [Task(name, template, {"scale": scale}, "page", [f"exp-{e}" for e in reads])
+             for name, template, reads in PAGES]
+    realdata = Task("realdata", "realdata.ipynb", {"scale": scale, "data_dir": os.environ.get("DFU_DATA_DIR", "")},
+                    "page")
+    before = [t.name for t in [cohort, *exps, *arms, *pages, realdata]]
+    appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
+                    inputs=["benchmarks/benchmark.md"])
+    return [cohort, *exps, *arms, *pages, realdata, appendix]
 
 
-def code_hash() -> str:
-    """Hash of fusionlib's source files (any change re-runs every task)."""
+#: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
+PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py")
+
+
+def code_hash(exclude: tuple = ()) -> str:
+    """Hash of fusionlib's source files, less ``exclude`` (file names)."""
     h = hashlib.sha256()
     for path in sorted((PROJECT / "fusionlib").glob("*.py")):
+        if path.name in exclude:
+            continue
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS) -> str:
-    """Content hash of a task: parameters, template, fusionlib's code and the hashes of what it depends on."""
+def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS, generated: Path | None = None) -> str:
+    """Content hash of a task: parameters, template, fusionlib's code, the hashes of what it depends on and the
+    content of its ``inputs`` (files under ``generated``; absent files count as absent)."""
     h = hashlib.sha256()
     h.update(json.dumps(task.parameters, sort_keys=True).encode())
     h.update((Path(notebooks) / task.template).read_bytes())
     h.update(code.encode())
     for dep in task.depends:
         h.update(hashes.get(dep, "missing").encode())
+    for rel in task.inputs:
+        path = Path(generated or ".") / rel
+        h.update(path.read_bytes() if path.exists() else b"absent")
     return h.hexdigest()[:16]
 
 
@@ -126,13 +167,19 @@ def _replace(src: Path, dst: Path) -> None:
 
 
 def _retitle(notebook: Path, title: str) -> None:
-    """Replace the first heading of an executed notebook (the page title) by ``title``."""
+    """Replace the first heading of an executed notebook (the page title) by ``title``, and fold away the
+    input of the parameter cells (the defaults and papermill's injected values stay one click away)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     first = nb.cells[0]
-    lines = first.source.splitlines()
-    first.source = "\n".join([f"# {title}", *lines[1:]])
+    if title:
+        lines = first.source.splitlines()
+        first.source = "\n".join([f"# {title}", *lines[1:]])
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
     nbformat.write(nb, notebook)
 
 
@@ -238,7 +285,7 @@ def _clean_leftovers(gen: Path) -> None:
     """Remove what an interrupted run can leave: the staging folder, half-replaced result folders
     (``.<name>.old``) and the state file's temporary twin."""
     shutil.rmtree(gen / ".staging", ignore_errors=True)
-    for sub in ("arms", "pages", "results", "failed"):
+    for sub in (*FOLDERS.values(), "results", "failed"):
         folder = gen / sub
         if folder.is_dir():
             for old in folder.glob(".*.old"):
@@ -259,11 +306,12 @@ class StudyReport:
 
 def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
               kernel: str = "python3", log=print, tasks: list[Task] | None = None,
-              notebooks_dir: str | Path | None = None) -> StudyReport:
+              notebooks_dir: str | Path | None = None, jobs: int = 1) -> StudyReport:
     """Execute the study's notebooks into ``<root>/book/generated``; see the module docstring.
 
     ``tasks`` replaces :func:`plan` (``scale`` is then only a label in ``state.json``) and ``notebooks_dir``
-    the folder of their templates (default ``notebooks/``)."""
+    the folder of their templates (default ``notebooks/``). ``jobs`` notebooks run at once (each in its own
+    kernel); a task starts only when every task it reads has finished."""
     import papermill as pm
 
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
@@ -280,7 +328,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     gen = root / "book" / "generated"
     staging = gen / ".staging"
     _clean_leftovers(gen)
-    for sub in ("arms", "pages", "results", "failed"):
+    for sub in (*FOLDERS.values(), "results", "failed"):
         (gen / sub).mkdir(parents=True, exist_ok=True)
     state_path = gen / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -292,39 +340,28 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     times = state.setdefault("wall_s", {})
     peaks = state.setdefault("peak_rss_mib", {})
     code = code_hash()
+    compute_code = code_hash(PRESENTATION)   # what an experiment's numbers depend on
     tasks = plan(scale) if tasks is None else list(tasks)
     if only:
         tasks = [t for t in tasks if t.name in only]
     report = StudyReport()
     t_start = time.perf_counter()
     current: dict = {}
-    for i, task in enumerate(tasks, start=1):
-        h = task_hash(task, code, current, notebooks)
-        folder = "arms" if task.kind == "arm" else "pages"
-        target = gen / folder / f"{task.name}.ipynb"
-        elapsed = time.perf_counter() - t_start
-        prefix = f"[{i}/{len(tasks)} {elapsed:6.0f}s]"
-        current[task.name] = h  # what dependants see; replaced by "failed" below if this task fails
-        if not force and hashes.get(task.name) == h and target.exists():
-            log(f"{prefix} {task.name}: unchanged, skipped")
-            report.skipped.append(task.name)
-            continue
-        blocked = [d for d in task.depends if d in report.failed]
-        if blocked:
-            log(f"{prefix} {task.name}: NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
-            report.failed.append(task.name)
-            continue
-        log(f"{prefix} {task.name}: running ({len(tasks) - i} after it)")
-        stage = staging / task.name
-        stage.mkdir(parents=True)
-        out_nb = stage / f"{task.name}.ipynb"
-        params = {**task.parameters, "out_dir": str(stage / "result"), "generated_dir": str(gen)}
-        t0 = time.perf_counter()
-        try:
-            with PeakMemory() as mem:
-                pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
-                                    kernel_name=kernel, cwd=str(notebooks), progress_bar=False)
-        except Exception as exc:  # noqa: BLE001 - any failure of one arm is reported, the others go on
+    names = {t.name for t in tasks}
+    pending = list(enumerate(tasks, start=1))
+    running: dict = {}
+
+    def execute(task: Task, out_nb: Path, params: dict):
+        with PeakMemory() as mem:
+            pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
+                                kernel_name=kernel, cwd=str(notebooks), progress_bar=False)
+        return mem.peak_mib
+
+    def finish(i: int, task: Task, h: str, out_nb: Path, stage: Path, t0: float, future) -> None:
+        prefix = f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
+        folder = FOLDERS.get(task.kind, "pages")
+        exc = future.exception()
+        if exc is not None:
             failed_nb = gen / "failed" / f"{task.name}.ipynb"
             if out_nb.exists():
                 _replace(out_nb, failed_nb)
@@ -336,22 +373,62 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
             log(f"{prefix} {task.name}: FAILED ({msg[-1] if msg else type(exc).__name__}); "
                 f"executed notebook kept at {failed_nb}")
             report.failed.append(task.name)
-            continue
-        if task.title:
-            _retitle(out_nb, task.title)
+            return
+        peak = future.result()
+        _retitle(out_nb, task.title)
         if (stage / "result").exists():
             _replace(stage / "result", gen / "results" / task.name)
-        _replace(out_nb, target)
+        _replace(out_nb, gen / folder / f"{task.name}.ipynb")
         shutil.rmtree(stage, ignore_errors=True)
         (gen / "failed" / f"{task.name}.ipynb").unlink(missing_ok=True)
         hashes[task.name] = h
         times[task.name] = round(time.perf_counter() - t0, 1)
-        if mem.peak_mib is not None:
-            peaks[task.name] = mem.peak_mib
+        if peak is not None:
+            peaks[task.name] = peak
         _write_json_atomic(state_path, state)
         report.ran.append(task.name)
         log(f"{prefix} {task.name}: done in {times[task.name]:.0f}s"
-            + (f", peak {mem.peak_mib:.0f} MiB" if mem.peak_mib is not None else ""))
+            + (f", peak {peak:.0f} MiB" if peak is not None else "")
+            + (" (tasks ran concurrently: the peak covers all kernels alive meanwhile)" if jobs > 1 else ""))
+
+    decided: set = set()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            for i, task in list(pending):
+                if len(running) >= max(1, jobs):
+                    break
+                if any(d in names and d not in decided for d in task.depends):
+                    continue                                   # wait for what it reads
+                pending.remove((i, task))
+                h = task_hash(task, compute_code if task.kind == "experiment" else code, current, notebooks, gen)
+                target = gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb"
+                prefix = f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
+                current[task.name] = h  # what dependants see; replaced by "failed" if this task fails
+                if not force and hashes.get(task.name) == h and target.exists():
+                    log(f"{prefix} {task.name}: unchanged, skipped")
+                    report.skipped.append(task.name)
+                    decided.add(task.name)
+                    continue
+                blocked = [d for d in task.depends if d in report.failed]
+                if blocked:
+                    log(f"{prefix} {task.name}: NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
+                    report.failed.append(task.name)
+                    current[task.name] = "failed"
+                    decided.add(task.name)
+                    continue
+                log(f"{prefix} {task.name}: running ({len(pending)} after it)")
+                stage = staging / task.name
+                stage.mkdir(parents=True)
+                out_nb = stage / f"{task.name}.ipynb"
+                params = {**task.parameters, "out_dir": str(stage / "result"), "generated_dir": str(gen)}
+                running[pool.submit(execute, task, out_nb, params)] = (i, task, h, out_nb, stage, time.perf_counter())
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                i, task, h, out_nb, stage, t0 = running.pop(future)
+                finish(i, task, h, out_nb, stage, t0, future)
+                decided.add(task.name)
     shutil.rmtree(staging, ignore_errors=True)
     report.wall_s = time.perf_counter() - t_start
     state["last_run"] = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
@@ -379,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
     ap.add_argument("--plan-json", type=Path, default=None,
                     help="run the tasks of this JSON file instead of the scale's plan (see the module docstring)")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="notebooks executed at once (default: 2 on a machine with 2 or more cores)")
     a = ap.parse_args(argv)
     tasks, notebooks = load_plan(a.plan_json) if a.plan_json else (None, None)
     if a.list:
@@ -386,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             print(t.name)
         return 0
     report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
-                       notebooks_dir=notebooks)
+                       notebooks_dir=notebooks, jobs=a.jobs)
     if report.failed:
         return 1
     if a.build:

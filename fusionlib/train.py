@@ -25,6 +25,7 @@ class TrainConfig:
     ``loss``: ``"cross_entropy"`` or ``"focal_ordinal"`` (``focal_gamma``, ``focal_alpha``; the original's
     recipe is gamma 3, alpha 0.598/0.315/1.597). ``class_weight``: inverse-frequency sample weights on the
     training rows (and on the inner validation rows, so early stopping sees the same objective).
+    ``oversample``: random oversampling of the training rows to the largest class (the original's recipe).
     ``patience``: epochs without improvement of the inner-validation loss before stopping; the best epoch's
     weights are restored. ``width``: the CNN width factor (:mod:`fusionlib.cnn`).
     """
@@ -38,6 +39,7 @@ class TrainConfig:
     focal_gamma: float = 2.0
     focal_alpha: tuple[float, float, float] = (1.0, 1.0, 1.0)
     class_weight: bool = True
+    oversample: bool = False
     width: float = 0.125
 
 
@@ -73,6 +75,25 @@ def inverse_frequency_weights(y: np.ndarray, n_classes: int = 3) -> np.ndarray:
     return w[y]
 
 
+#: The original code base's training recipe (issue 4): focal ordinal loss, Adam 5e-3 with clipnorm 1, random
+#: oversampling to the largest class (the focal alpha acts as the class weights).
+ORIGINAL_RECIPE = {"loss": "focal_ordinal", "focal_gamma": 3.0, "focal_alpha": (0.598, 0.315, 1.597),
+                   "learning_rate": 5e-3, "clipnorm": 1.0, "oversample": True, "class_weight": False}
+
+
+def oversample(y: np.ndarray, seed: int) -> np.ndarray:
+    """Row indices that repeat rows of the smaller classes at random until every class present has as many
+    rows as the largest; all original rows are kept once. Returns ``(n_out,)`` indices into ``y``."""
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(y, minlength=3)
+    out = [np.arange(len(y))]
+    for c in np.flatnonzero(counts):
+        extra = counts.max() - counts[c]
+        if extra:
+            out.append(rng.choice(np.flatnonzero(y == c), extra, replace=True))
+    return np.concatenate(out)
+
+
 def make_loss(config: TrainConfig):
     if config.loss == "cross_entropy":
         return losses.cross_entropy
@@ -99,6 +120,9 @@ def fit_head(head: str, x_train: dict, y_train: np.ndarray, x_stop: dict, y_stop
     optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
     model.compile(optimizer=optimizer, loss=make_loss(config), steps_per_execution=8)
     onehot = np.eye(3, dtype="float32")
+    if config.oversample:
+        rows = oversample(y_train, seed)
+        x_train, y_train = {k: v[rows] for k, v in x_train.items()}, y_train[rows]
     sw = inverse_frequency_weights(y_train) if config.class_weight else None
     sw_stop = inverse_frequency_weights(y_stop) if config.class_weight else None
     stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)

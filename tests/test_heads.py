@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fusionlib.heads import HEADS, build_model, inputs_of
+from fusionlib.heads import KERAS_HEADS, build_model, head_block, inputs_of
 
 
 def trainable(model, layer):
@@ -12,7 +12,7 @@ def layer_names(model):
     return {l.name for l in model.layers}
 
 
-@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("head", KERAS_HEADS)
 def test_every_head_maps_its_inputs_to_three_probabilities(head):
     model = build_model(head, image_size=32, width=0.125)
     x = {"rf": np.full((4, 3), 1 / 3, "float32"), "image": np.zeros((4, 32, 32, 3), "float32")}
@@ -22,48 +22,61 @@ def test_every_head_maps_its_inputs_to_three_probabilities(head):
 
 
 def test_metadata_only_trains_only_the_batchnorm():
-    m = build_model("metadata_only")
+    m = head_block("metadata_only", 1)
     assert [tuple(w.shape) for w in m.trainable_weights] == [(3,), (3,)]      # BN gamma and beta
     assert trainable(m, "rf_bn") == [(3,), (3,)]
 
 
 def test_baseline_is_bn_rf_concat_image_probs_into_an_unconstrained_dense():
-    m = build_model("baseline")
-    assert trainable(m, "output") == [(6, 3), (3,)]                              # 21 weights, as the report counts
-    assert {"rf_bn", "image_probs", "concat"} <= layer_names(m)
+    m = head_block("baseline", 1)
+    assert trainable(m, "output") == [(1, 6, 3), (1, 3)]                        # 21 weights, as the report counts
+    assert {"rf_bn", "concat"} <= layer_names(m)
     assert "rf_softmax" not in layer_names(m)
+    assert "image_probs" in layer_names(build_model("baseline"))
 
 
 def test_fix1_renormalises_the_bn_rf_branch():
-    m = build_model("fix1")
+    m = head_block("fix1", 1)
     assert {"rf_bn", "rf_softmax"} <= layer_names(m)
-    assert trainable(m, "output") == [(6, 3), (3,)]
+    assert trainable(m, "output") == [(1, 6, 3), (1, 3)]
 
 
 def test_fix3_drops_the_bn():
-    m = build_model("fix3")
+    m = head_block("fix3", 1)
     assert "rf_bn" not in layer_names(m) and "rf_softmax" not in layer_names(m)
-    assert trainable(m, "output") == [(6, 3), (3,)]
+    assert trainable(m, "output") == [(1, 6, 3), (1, 3)]
 
 
 @pytest.mark.parametrize("head,bn", [("fix2", True), ("fix23", False)])
 def test_alpha_heads_have_a_single_dense1_and_no_other_fusion_weights(head, bn):
-    m = build_model(head)
-    assert trainable(m, "alpha") == [(6, 1), (1,)]
+    m = head_block(head, 1)
+    assert trainable(m, "alpha") == [(1, 6, 1), (1, 1)]
     assert trainable(m, "output") == []                                          # the blend has no weights
     assert ("rf_bn" in layer_names(m)) == bn
     fusion = [l for l in m.layers if l.name in ("alpha", "output", "concat")]
-    assert sum(w.shape.num_elements() if hasattr(w.shape, "num_elements") else int(np.prod(w.shape))
-               for l in fusion for w in l.trainable_weights) == 7
+    assert sum(int(np.prod(w.shape)) for l in fusion for w in l.trainable_weights) == 7
 
 
 def test_fix23_with_alpha_one_returns_the_rf_probabilities_exactly():
-    m = build_model("fix23")
+    m = head_block("fix23", 2)
     alpha = m.get_layer("alpha")
-    alpha.set_weights([np.zeros((6, 1), "float32"), np.array([50.0], "float32")])   # sigmoid(50) == 1 in float32
-    rf = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], "float32")
-    out = np.asarray(m({"rf": rf, "image": np.random.rand(2, 32, 32, 3).astype("float32") * 255}, training=False))
-    assert np.array_equal(out, rf)
+    alpha.set_weights([np.zeros((2, 6, 1), "float32"), np.full((2, 1), 50.0, "float32")])   # sigmoid(50) == 1
+    rf = np.random.default_rng(0).dirichlet([1, 1, 1], (5, 2)).astype("float32")
+    out = m({"rf": rf, "image": np.random.rand(5, 2, 3).astype("float32")}, training=False)
+    assert np.array_equal(np.asarray(out["output"]), rf)
+    assert np.array_equal(np.asarray(out["alpha"]), np.ones((5, 2, 1), "float32"))
+
+
+def test_copies_of_a_head_share_no_weight():
+    m = head_block("baseline", 4)
+    assert trainable(m, "output") == [(4, 6, 3), (4, 3)]
+    assert [tuple(w.shape) for w in m.get_layer("rf_bn").weights] == [(12,)] * 4   # per (copy, class)
+    x = np.random.default_rng(1).dirichlet([1, 1, 1], (8, 4)).astype("float32")
+    y0 = np.asarray(m({"rf": x, "image": x}, training=True)["output"])
+    x2 = x.copy()
+    x2[:, 2] = x2[::-1, 2]                                        # change copy 2's inputs only
+    y1 = np.asarray(m({"rf": x2, "image": x2}, training=True)["output"])
+    assert np.array_equal(y0[:, [0, 1, 3]], y1[:, [0, 1, 3]]) and not np.allclose(y0[:, 2], y1[:, 2])
 
 
 def test_image_only_ignores_rf_and_has_the_report_era_cnn():

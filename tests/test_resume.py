@@ -49,7 +49,8 @@ def _write_plan(tmp_path: Path, block: Path) -> Path:
 
 
 def _study_cmd(plan: Path, root: Path) -> list[str]:
-    return [sys.executable, "-m", "fusionlib.study", "--scale", "smoke", "--root", str(root), "--plan-json", str(plan)]
+    return [sys.executable, "-m", "fusionlib.study", "--scale", "smoke", "--root", str(root), "--plan-json", str(plan),
+            "--jobs", "1"]
 
 
 def _wait_for(cond, timeout: float, what: str, proc=None) -> None:

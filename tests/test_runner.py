@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fusionlib import runner
-from fusionlib.runner import ArmSettings, RFCache, report_arms, run_arm, write_result
+from fusionlib.runner import ArmSettings, report_arms, run_arm, run_arms, write_result
 
 TINY = {"n_splits": 3, "n_repeats": 1, "train": {"epochs": 2, "width": 0.0625}}
 
@@ -23,9 +23,10 @@ def baseline_run(small_cohort):
     return run_arm(s, cohort=small_cohort, progress=False)
 
 
-def test_a_seeded_tiny_run_is_bit_identical_when_repeated(small_cohort, baseline_run):
+def test_a_seeded_tiny_run_is_bit_identical_when_repeated(small_cohort, baseline_run, monkeypatch):
+    monkeypatch.setenv("FUSIONLIB_CACHE", "off")                      # recompute the RF and the CNN too
     s = {"head": "baseline", "decomposition": "ordinal_original", "source": "in_sample", **TINY}
-    again = run_arm(s, cohort=small_cohort, rf_cache=RFCache(), progress=False)
+    again = run_arm(s, cohort=small_cohort, progress=False)
     pd.testing.assert_frame_equal(baseline_run.predictions, again.predictions, check_exact=True)
     pd.testing.assert_frame_equal(baseline_run.metrics, again.metrics, check_exact=True)
 
@@ -43,11 +44,9 @@ def test_results_are_tidy_and_cover_every_reported_row(small_cohort, baseline_ru
 
 
 def test_rf_switches_reach_the_fusion_inputs(small_cohort):
-    cache = RFCache()
-    a = run_arm({"head": "metadata_only", "decomposition": "ordinal", "source": "in_sample", **TINY},
-                cohort=small_cohort, rf_cache=cache, progress=False).predictions
-    b = run_arm({"head": "metadata_only", "decomposition": "ordinal", "source": "oof_grouped", **TINY},
-                cohort=small_cohort, rf_cache=cache, progress=False).predictions
+    a, b = (r.predictions for r in run_arms(
+        [{"head": "metadata_only", "decomposition": "ordinal", "source": src, **TINY} for src in ("in_sample", "oof_grouped")],
+        cohort=small_cohort, progress=False))
     va, vb = a[a["split"] == "val"], b[b["split"] == "val"]
     rf = ["rf_I", "rf_P", "rf_R"]
     assert np.allclose(va[rf].sum(axis=1), 1) and np.array_equal(va[rf].to_numpy(), vb[rf].to_numpy())  # same val RF
@@ -94,6 +93,7 @@ def test_settings_are_validated_at_the_boundary():
 def test_report_preset_lists_every_arm_under_both_conditions():
     arms = [ArmSettings.from_dict(a).label for a in report_arms()]
     assert len(arms) == 13 and len(set(arms)) == 13
+    assert all(ArmSettings.from_dict(a).head in runner.KERAS_HEADS for a in report_arms())
     assert "baseline|ordinal_original|in_sample" in arms and "fix23|ordinal|oof_grouped" in arms
 
 
@@ -105,3 +105,71 @@ def test_cli_runs_and_writes_a_summary(tmp_path, monkeypatch, small_cohort):
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary["arm"].tolist() == ["metadata_only|ordinal_original|in_sample"]
     assert (tmp_path / "metadata_only__ordinal_original__in_sample" / "metrics.csv").exists()
+
+
+REPORT = {"decomposition": "ordinal_original", "source": "in_sample"}
+
+
+@pytest.fixture(scope="module")
+def switch_runs(small_cohort):
+    arms = [{"head": "baseline", **REPORT, **TINY, **extra} for extra in
+            ({}, {"rf_join": "shuffled"}, {"inference": "batch_by_class"}, {"image": "chance"})]
+    arms.append({"head": "image_only", **TINY})
+    return dict(zip(["plain", "join", "bn", "chance", "image"], run_arms(arms, cohort=small_cohort, progress=False)))
+
+
+def _split(p, split):
+    return p[p["split"] == split].sort_values(["repeat", "image"]).reset_index(drop=True)
+
+
+def test_prediction_time_switches_reuse_the_trained_head(switch_runs):
+    plain, join, bn = (switch_runs[k].predictions for k in ("plain", "join", "bn"))
+    rf = ["rf_I", "rf_P", "rf_R"]
+    # the wrong join only moves the validation visits' RF rows among themselves; training rows untouched
+    pv, jv = _split(plain, "val"), _split(join, "val")
+    assert not np.allclose(pv[rf].to_numpy(), jv[rf].to_numpy())
+    assert np.allclose(np.sort(pv[rf].to_numpy(), axis=0), np.sort(jv[rf].to_numpy(), axis=0))
+    pd.testing.assert_frame_equal(_split(plain, "train"), _split(join, "train"))
+    # BN in training mode changes the predictions, not the inputs
+    bv = _split(bn, "val")
+    assert np.array_equal(pv[rf].to_numpy(), bv[rf].to_numpy())
+    assert not np.allclose(pv[["p_I", "p_P", "p_R"]].to_numpy(), bv[["p_I", "p_P", "p_R"]].to_numpy())
+
+
+def test_frozen_image_input_is_the_image_arms_output_and_chance_permutes_it(switch_runs):
+    image = _split(switch_runs["image"].predictions, "val")
+    h = switch_runs["plain"].history[0]
+    assert set(h) >= {"best_epoch", "loss", "val_loss", "weights"}
+    assert np.asarray(h["weights"]["output/kernel"]).shape == (6, 3)
+    # every fold's image model is trained once: the image arm's val predictions are a proper distribution
+    assert np.allclose(image[["p_I", "p_P", "p_R"]].sum(axis=1), 1, atol=1e-5)
+    assert switch_runs["chance"].settings.label.endswith("image=chance")
+    assert not _split(switch_runs["chance"].predictions, "val")[["p_I", "p_P", "p_R"]].equals(
+        _split(switch_runs["plain"].predictions, "val")[["p_I", "p_P", "p_R"]])
+
+
+def test_an_arm_run_alone_equals_the_same_arm_in_a_bundle(small_cohort, switch_runs):
+    alone = run_arm({"head": "baseline", **REPORT, **TINY}, cohort=small_cohort, progress=False)
+    p_alone = _split(alone.predictions, "val")[["p_I", "p_P", "p_R"]].to_numpy()
+    p_bundle = _split(switch_runs["plain"].predictions, "val")[["p_I", "p_P", "p_R"]].to_numpy()
+    assert np.allclose(p_alone, p_bundle, atol=1e-5)
+
+
+def test_duplicate_labels_and_inapplicable_switches_are_rejected():
+    with pytest.raises(ValueError, match="unique"):
+        run_arms([{"head": "baseline"}, {"head": "baseline"}])
+    with pytest.raises(ValueError, match="image='joint' does not apply"):
+        ArmSettings.from_dict({"head": "stacking", "image": "joint"})
+    with pytest.raises(ValueError, match="inference='sometimes'"):
+        ArmSettings.from_dict({"head": "baseline", "inference": "sometimes"})
+
+
+def test_load_or_run_loads_only_identical_settings(tmp_path, small_cohort, baseline_run, monkeypatch):
+    write_result(baseline_run, tmp_path / runner.safe_name(baseline_run.settings.label))
+    again, how = runner.load_or_run(baseline_run.settings, tmp_path)
+    assert how == "loaded" and again.settings == baseline_run.settings
+    calls = []
+    monkeypatch.setattr(runner, "run_arm", lambda s, progress=False: calls.append(s) or baseline_run)
+    other = {**runner.asdict(baseline_run.settings), "rf_trees": 7}
+    _, how = runner.load_or_run(other, tmp_path)
+    assert how == "ran" and calls and calls[0].rf_trees == 7

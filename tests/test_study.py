@@ -7,15 +7,19 @@ import pytest
 from fusionlib import study
 
 
-def test_plan_has_every_arm_once_and_pages_after_them():
+def test_plan_runs_experiments_then_the_pages_that_read_them():
     tasks = study.plan("smoke")
     names = [t.name for t in tasks]
-    assert len(names) == len(set(names)) == 16
-    assert names[0] == "cohort" and names[-2:] == ["results", "appendix"]
+    assert len(names) == len(set(names))
+    assert names[0] == "cohort" and names[-1] == "appendix"
+    exps = [t for t in tasks if t.kind == "experiment"]
+    assert [t.name for t in exps] == [f"exp-{e}" for e in study.EXPERIMENTS]
     arms = [t for t in tasks if t.kind == "arm"]
-    assert len(arms) == 13
+    assert len(arms) == 13 and all(t.depends == ["exp-report"] for t in arms)
     assert "baseline__ordinal_original__in_sample" in names and "fix23__ordinal__oof_grouped" in names
-    assert set(tasks[-2].depends) == {t.name for t in arms}
+    for t in tasks:                                                 # everything a task reads runs before it
+        assert all(names.index(d) < names.index(t.name) for d in t.depends), t.name
+    assert set(tasks[-1].depends) == set(names[:-1])
     with pytest.raises(ValueError, match="scale='huge'"):
         study.plan("huge")
 
@@ -28,7 +32,18 @@ def test_task_hash_changes_with_parameters_code_and_dependencies():
     t2 = study.Task(t.name, t.template, {**t.parameters, "scale": "default"})
     assert h != study.task_hash(t2, "code", {})
     page = study.plan("smoke")[-1]
-    assert study.task_hash(page, "c", {"image_only": "a"}) != study.task_hash(page, "c", {"image_only": "b"})
+    assert study.task_hash(page, "c", {"exp-report": "a"}) != study.task_hash(page, "c", {"exp-report": "b"})
+
+
+def test_the_appendix_reruns_when_the_benchmark_table_changes(tmp_path):
+    page = study.plan("smoke")[-1]
+    assert page.name == "appendix" and page.inputs == ["benchmarks/benchmark.md"]
+    absent = study.task_hash(page, "c", {}, generated=tmp_path)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "benchmark.md").write_text("| a |")
+    first = study.task_hash(page, "c", {}, generated=tmp_path)
+    (tmp_path / "benchmarks" / "benchmark.md").write_text("| b |")
+    assert len({absent, first, study.task_hash(page, "c", {}, generated=tmp_path)}) == 3
 
 
 class FakePapermill:
@@ -62,38 +77,82 @@ def fake(monkeypatch):
 
 def test_unchanged_tasks_are_skipped_and_failures_keep_earlier_results(tmp_path, fake, monkeypatch):
     root = tmp_path / "book-root"
+    plan = study.plan("smoke")
+    n = len(plan)
     r1 = study.run_study("smoke", root, log=lambda m: None)
-    assert len(r1.ran) == 16 and not r1.failed
+    assert len(r1.ran) == n and not r1.failed
     gen = root / "book" / "generated"
     assert (gen / "arms" / "image_only.ipynb").exists() and (gen / "pages" / "results.ipynb").exists()
-    first = json.loads((gen / "results" / "image_only" / "info.json").read_text())
-    # the arm page is retitled with the arm's name
+    assert (gen / "experiments" / "exp-report.ipynb").exists()
+    first = json.loads((gen / "results" / "exp-report" / "info.json").read_text())
+    # pages are retitled with their titles
     assert nbformat.read(gen / "arms" / "image_only.ipynb", 4).cells[0].source.startswith("# image_only")
 
     r2 = study.run_study("smoke", root, log=lambda m: None)
-    assert r2.ran == [] and len(r2.skipped) == 16
+    assert r2.ran == [] and len(r2.skipped) == n
 
-    # a changed code base re-runs; an arm that fails keeps its executed notebook and the old result
-    monkeypatch.setattr(study, "code_hash", lambda: "changed")
-    fake.fail = {"image_only"}
+    # a changed code base re-runs; a failed experiment keeps its executed notebook and the old result, and
+    # nothing that reads it runs over the partial results
+    monkeypatch.setattr(study, "code_hash", lambda exclude=(): "changed")
+    fake.fail = {"exp-report"}
     r3 = study.run_study("smoke", root, log=lambda m: None)
-    assert r3.failed == ["image_only", "results", "appendix"] and len(r3.ran) == 13   # pages not run on partial results
-    assert (gen / "failed" / "image_only.ipynb").exists()
-    assert json.loads((gen / "results" / "image_only" / "info.json").read_text()) == first
+    readers = {t.name for t in plan if "exp-report" in t.depends}
+    assert set(r3.failed) == {"exp-report", *readers, "findings", "appendix"}
+    assert len(r3.ran) == n - len(r3.failed)
+    assert (gen / "failed" / "exp-report.ipynb").exists()
+    assert json.loads((gen / "results" / "exp-report" / "info.json").read_text()) == first
     assert not (gen / ".staging").exists()
     state = json.loads((gen / "state.json").read_text())
-    assert "image_only" not in state["hashes"]
+    assert "exp-report" not in state["hashes"]
 
-    # the next run retries only the failed arm and the pages that depend on it
+    # the next run retries only the failed experiment and what depends on it
     fake.fail = set()
     calls_before = len(fake.calls)
     r4 = study.run_study("smoke", root, log=lambda m: None)
-    assert r4.ran == ["image_only", "results", "appendix"]
-    assert not (gen / "failed" / "image_only.ipynb").exists()
-    assert len(fake.calls) - calls_before == 3
+    assert set(r4.ran) == set(r3.failed)
+    assert not (gen / "failed" / "exp-report.ipynb").exists()
+    assert len(fake.calls) - calls_before == len(r3.failed)
 
 
 def test_book_sources_are_copied_into_a_separate_root(tmp_path, fake):
     root = tmp_path / "r"
     study.run_study("smoke", root, only=["cohort"], log=lambda m: None)
     assert (root / "_config.yml").exists() and (root / "_toc.yml").exists() and (root / "book" / "intro.md").exists()
+
+
+def test_concurrent_jobs_start_a_task_only_after_what_it_reads(tmp_path, monkeypatch):
+    import threading
+    import time as _time
+
+    import papermill
+
+    log, lock = [], threading.Lock()
+
+    def slow(template, output, parameters, **kw):
+        name = output.rsplit("/", 1)[-1].removesuffix(".ipynb")
+        with lock:
+            log.append(("start", name))
+        _time.sleep(0.2 if name.startswith("exp-") else 0.01)
+        nbformat.write(nbformat.read(template, as_version=4), output)
+        with lock:
+            log.append(("end", name))
+
+    monkeypatch.setattr(papermill, "execute_notebook", slow)
+    plan = study.plan("smoke")
+    r = study.run_study("smoke", tmp_path / "root", log=lambda m: None, jobs=2)
+    assert sorted(r.ran) == sorted(t.name for t in plan) and not r.failed
+    pos = {(kind, name): i for i, (kind, name) in enumerate(log)}
+    for t in plan:
+        for d in t.depends:
+            assert pos[("end", d)] < pos[("start", t.name)], (d, t.name)
+    # two experiments overlapped: the second started before the first ended
+    assert pos[("start", "exp-sweep")] < pos[("end", "exp-report")]
+
+
+def test_a_presentation_change_reruns_pages_but_not_experiments(tmp_path, fake, monkeypatch):
+    root = tmp_path / "root"
+    study.run_study("smoke", root, log=lambda m: None)
+    real = study.code_hash
+    monkeypatch.setattr(study, "code_hash", lambda exclude=(): real(exclude) + ("" if exclude else "plots changed"))
+    r = study.run_study("smoke", root, log=lambda m: None)
+    assert not [t for t in r.ran if t.startswith("exp-")] and {"results", "findings", "appendix"} <= set(r.ran)
