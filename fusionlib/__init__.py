@@ -1,12 +1,15 @@
 """fusionlib: the fusion-failure study's library.
 
-One concern per module: :mod:`~fusionlib.cohort` (synthetic cohort), :mod:`~fusionlib.thermal` (rendering and
-cropping thermal maps), :mod:`~fusionlib.features` (clinical feature pipeline), :mod:`~fusionlib.splits`
-(patient-grouped CV), :mod:`~fusionlib.rf` (metadata Random Forest), :mod:`~fusionlib.cnn` (image branch),
-:mod:`~fusionlib.heads` (fusion heads), :mod:`~fusionlib.losses`, :mod:`~fusionlib.train`,
-:mod:`~fusionlib.metrics`, :mod:`~fusionlib.stats` (paired comparisons), :mod:`~fusionlib.runner` (run an arm
-from a settings dict), :mod:`~fusionlib.study` (papermill + the book), :mod:`~fusionlib.plots` and
-:mod:`~fusionlib.report` (the root-cause report's numbers as data).
+One concern per module. Data: :mod:`~fusionlib.cohort` (synthetic cohort), :mod:`~fusionlib.thermal` (rendering
+and cropping thermal maps), :mod:`~fusionlib.dfu` (the original DFU layout, the semi-real cohort),
+:mod:`~fusionlib.features` (clinical feature pipeline), :mod:`~fusionlib.splits` (patient-grouped CV). Models:
+:mod:`~fusionlib.rf` (metadata Random Forest), :mod:`~fusionlib.cnn` (image branch), :mod:`~fusionlib.heads`
+(the report's fusion heads), :mod:`~fusionlib.fusions` (robust fusions), :mod:`~fusionlib.losses`,
+:mod:`~fusionlib.train`, :mod:`~fusionlib.bundle` (many heads trained side by side). Running:
+:mod:`~fusionlib.store` (disk cache), :mod:`~fusionlib.runner` (arms from settings dicts),
+:mod:`~fusionlib.experiments` (the study's arm lists and scales), :mod:`~fusionlib.study` (papermill + the book).
+Reading: :mod:`~fusionlib.metrics`, :mod:`~fusionlib.stats` (paired comparisons), :mod:`~fusionlib.analysis`,
+:mod:`~fusionlib.findings`, :mod:`~fusionlib.plots` and :mod:`~fusionlib.report` (the report's numbers as data).
 """
 
 import os as _os

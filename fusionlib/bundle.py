@@ -284,11 +284,14 @@ def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference:
             rows, size = np.argsort(y, kind="stable"), batch_size
         else:
             rows, size = np.arange(len(x["rf"])), 1
+        import tensorflow as tf
+
         saved = b.model.get_weights()
+        forward = tf.function(lambda batch: b.model(batch, training=True), reduce_retracing=True)
         parts: dict = {}
         for start in range(0, len(rows), size):
             r = rows[start:start + size]
-            for k, v in b.model({k: v[r] for k, v in x.items()}, training=True).items():
+            for k, v in forward({k: v[r] for k, v in x.items()}).items():
                 parts.setdefault(k, []).append(np.asarray(v))
         b.model.set_weights(saved)
         inv = np.argsort(rows)

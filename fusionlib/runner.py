@@ -18,7 +18,7 @@ both cached on disk by content (:mod:`fusionlib.store`), so other processes and 
 Keras heads of all arms with the same training recipe are then trained side by side in one bundle
 (:mod:`fusionlib.bundle`; each head exactly as it would be alone); the robust fusions
 (:mod:`fusionlib.fusions`) are fitted on the inner validation rows. Prediction-time switches (``inference``,
-``rf_join``) reuse the trained head of the arm without them.
+``rf_join``) reuse the trained head of the arm without them and act on the reporting rows.
 
 Command line (the closing note of issue 2 quotes this run)::
 
@@ -315,8 +315,8 @@ def _run_fold(arms: list[ArmSettings], data: _Data, fold: Fold, preds: dict, his
             j = list(group).index(key)
             for split, r in reported.items():
                 rf_j = rf_in[:, j] if (split == "train" or s.rf_join == "correct") else rf_rows(s, s.rf_join)
-                if s.inference == "moving" and (split == "train" or s.rf_join == "correct"):
-                    out = plain[split][key]
+                if split == "train" or (s.inference == "moving" and s.rf_join == "correct"):
+                    out = plain[split][key]          # prediction-time defects act on the reporting rows
                 else:
                     out = predict_bundle(fit, _one(rf_in, rf_j, j, r), im_in[r], s.inference, y=data.y_row[r])[key]
                 preds[i].append(_frame(split, fold, r, data, rf_j[r], out["p"], out.get("alpha")))

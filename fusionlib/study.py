@@ -432,7 +432,9 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     shutil.rmtree(staging, ignore_errors=True)
     report.wall_s = time.perf_counter() - t_start
     state["last_run"] = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
-                         "failed": len(report.failed), "tasks": len(tasks)}
+                         "failed": len(report.failed), "tasks": len(tasks), "jobs": jobs}
+    if len(report.ran) == len(tasks) and not report.failed:
+        state["last_full_run"] = state["last_run"]          # every task executed: the from-scratch cost
     _write_json_atomic(state_path, state)
     log(f"study ({scale}): {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed "
         f"in {report.wall_s:.0f}s" + (f"; failed: {', '.join(report.failed)}" if report.failed else ""))
