@@ -111,13 +111,13 @@ def conclusions(res: dict) -> str:
     out.append(f"**7. Instability (H3).** The largest seed-to-seed sd of κ is {spread['std'].max():.3f}; the fold-to-fold "
                f"sd of metadata-only here is "
                f"{analysis.summary_table([rep[f'metadata_only|{CORRECTED}']])['kappa_quadratic_visit_fold_sd'].iloc[0]:.3f}.")
-    out.append("**What did not reproduce.** "
-               + ("; ".join(filter(None, [
+    missed = "; ".join(filter(None, [
                    None if collapsed else f"the collapse of the fusion (ours {base_rep:.3f}, the report {REPORTED['baseline'][0]:.3f})",
                    *[f"{h}'s expected κ {EXPECTED[h][0]:.2f}–{EXPECTED[h][1]:.2f} (ours {k[f'{h}|{REPORT}']:.3f} / "
                      f"{k[f'{h}|{CORRECTED}']:.3f})" for h in EXPECTED
                      if not any(EXPECTED[h][0] <= k[f"{h}|{c}"] <= EXPECTED[h][1] for c in (REPORT, CORRECTED))]]))
-                  or "everything the report measured or expected was reproduced within its ranges") + ". "
+    missed = missed or "everything the report measured or expected was reproduced within its ranges"
+    out.append("**What did not reproduce.** " + missed[0].upper() + missed[1:] + ". "
                + f"Metadata-only: ours {md_cor:.3f} (corrected) / {md_rep:.3f}, the report {REPORTED['metadata_only'][0]:.3f}. "
                f"Baseline under the corrected conditions: {base_cor:.3f}. This is a synthetic cohort calibrated to the "
                "report's single-modality κ; the real images are not public.")
