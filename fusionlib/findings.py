@@ -97,10 +97,15 @@ def conclusions(res: dict) -> str:
                f"(report's / corrected conditions) against the report's expected {EXPECTED['fix23'][0]:.2f}–"
                f"{EXPECTED['fix23'][1]:.2f} (the original code base later measured {ORIGINAL_LATER['fix23']:.4f}).")
     robust = comp[comp["arm"].str.split("|").str[0].isin(("stacking", "loglinear", "alpha_grid"))]
+    robust_unw = analysis.comparison_table(rep, [(a, r) for a, r in analysis.pairs_against_metadata(rep)
+                                                 if a in set(robust["arm"])], weights=("unweighted",))
+    worse_unw = [r["arm"] for _, r in robust_unw.iterrows() if analysis.verdict(r, "unw") == "worse"]
     out.append("**5. Fusions that respect the bar.** "
                + "; ".join(f"`{r['arm']}`: κ {r['κ quad']:.3f}, {_ci(r)} ({r['verdict']})" for _, r in robust.iterrows())
-               + ". " + ("None is worse than metadata-only by its CI." if (robust["verdict"] != "worse").all()
-                         else "Some are worse than metadata-only by their CI."))
+               + ". " + ("None is worse than metadata-only by its quadratic-κ CI"
+                         if (robust["verdict"] != "worse").all() else "Some are worse than metadata-only by their CI")
+               + ("; by unweighted κ, worse: " + ", ".join(f"`{a}`" for a in worse_unw) + "."
+                  if worse_unw else "; by unweighted κ none is worse either."))
     sweep = analysis.sweep_table(res["sweep"])
     g = sweep[sweep["head"] != "metadata_only"].pivot_table(index="head", columns="thermal signal",
                                                               values="gain over metadata-only")
