@@ -379,9 +379,13 @@ def mechanism_numbers(table: pd.DataFrame, comp: pd.DataFrame, jcomp: pd.DataFra
     return {"mechanism_text": text, "joint_text": ("End-to-end training of the CNN with the head: " + jt + ".") if jt else ""}
 
 
+def fusion_rows(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's fusion arms only (not the single modalities)."""
+    return sweep[~sweep["head"].isin(("metadata_only", "image_only"))]
+
+
 def sweep_numbers(sweep: pd.DataFrame) -> dict:
-    g = sweep[sweep["head"] != "metadata_only"].pivot_table(index="head", columns="thermal signal",
-                                                              values="gain over metadata-only")
+    g = fusion_rows(sweep).pivot_table(index="head", columns="thermal signal", values="gain over metadata-only")
     lo, hi = g.columns.min(), g.columns.max()
     hurt = [h for h in g.index if g.loc[h, lo] < -0.02]
     help_ = [h for h in g.index if g.loc[h, hi] > 0.02]

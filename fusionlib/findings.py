@@ -107,8 +107,8 @@ def conclusions(res: dict) -> str:
                + ("; by unweighted κ, worse: " + ", ".join(f"`{a}`" for a in worse_unw) + "."
                   if worse_unw else "; by unweighted κ none is worse either."))
     sweep = analysis.sweep_table(res["sweep"])
-    g = sweep[sweep["head"] != "metadata_only"].pivot_table(index="head", columns="thermal signal",
-                                                              values="gain over metadata-only")
+    g = analysis.fusion_rows(sweep).pivot_table(index="head", columns="thermal signal",
+                                                values="gain over metadata-only")
     out.append(f"**6. When fusion helps (sweep).** Gain over metadata-only with no thermal signal: "
                f"{g.iloc[:, 0].min():+.3f} to {g.iloc[:, 0].max():+.3f}; at the strongest signal ({g.columns[-1]:g}): "
                f"{g.iloc[:, -1].min():+.3f} to {g.iloc[:, -1].max():+.3f}.")

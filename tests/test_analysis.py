@@ -52,3 +52,13 @@ def test_experiments_cover_the_issue():
     with pytest.raises(ValueError, match="experiment='nope'"):
         experiments.experiment_arms("nope", "smoke")
     assert set(findings.EXPERIMENTS) == set(experiments.EXPERIMENTS)
+
+
+def test_sweep_numbers_speak_of_fusions_only():
+    rows = []
+    for level, img in ((0.0, 0.05), (2.4, 0.35)):
+        rows += [{"thermal signal": level, "head": "metadata_only", "gain over metadata-only": 0.0},
+                 {"thermal signal": level, "head": "image_only", "gain over metadata-only": img - 0.25},
+                 {"thermal signal": level, "head": "stacking", "gain over metadata-only": -0.05 if level == 0 else 0.1}]
+    text = analysis.sweep_numbers(pd.DataFrame(rows))["sweep_text"]
+    assert "image_only" not in text and "-0.050 to -0.050" in text and "+0.100 to +0.100" in text
