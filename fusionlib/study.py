@@ -392,6 +392,9 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
             + (" (tasks ran concurrently: the peak covers all kernels alive meanwhile)" if jobs > 1 else ""))
 
     decided: set = set()
+    # papermill's ``cwd`` changes the *process* working directory while a notebook runs; two at once can leave
+    # it in notebooks/ (the second restores what the first had set), so it is put back when all are done
+    start_dir = os.getcwd()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while pending or running:
             for i, task in list(pending):
@@ -429,6 +432,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
                 i, task, h, out_nb, stage, t0 = running.pop(future)
                 finish(i, task, h, out_nb, stage, t0, future)
                 decided.add(task.name)
+    os.chdir(start_dir)
     shutil.rmtree(staging, ignore_errors=True)
     report.wall_s = time.perf_counter() - t_start
     state["last_run"] = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
@@ -461,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="notebooks executed at once (default: 2 on a machine with 2 or more cores)")
     a = ap.parse_args(argv)
+    a.root = a.root.resolve()
     tasks, notebooks = load_plan(a.plan_json) if a.plan_json else (None, None)
     if a.list:
         for t in tasks if tasks is not None else plan(a.scale):

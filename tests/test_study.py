@@ -149,6 +149,30 @@ def test_concurrent_jobs_start_a_task_only_after_what_it_reads(tmp_path, monkeyp
     assert pos[("start", "exp-sweep")] < pos[("end", "exp-report")]
 
 
+def test_concurrent_jobs_leave_the_working_directory_where_it_was(tmp_path, monkeypatch):
+    """papermill chdirs the process for each notebook; overlapping runs must not leave it elsewhere."""
+    import os
+    import threading
+    import time as _time
+
+    import papermill
+
+    lock = threading.Lock()
+
+    def chdiring(template, output, parameters, cwd=None, **kw):
+        with lock:
+            old = os.getcwd()
+            os.chdir(cwd)                                    # what papermill does, without its restore order
+        _time.sleep(0.05)
+        nbformat.write(nbformat.read(template, as_version=4), output)
+        return old
+
+    monkeypatch.setattr(papermill, "execute_notebook", chdiring)
+    monkeypatch.chdir(tmp_path)
+    study.run_study("smoke", tmp_path / "root", log=lambda m: None, jobs=2)
+    assert os.getcwd() == str(tmp_path)
+
+
 def test_a_presentation_change_reruns_pages_but_not_experiments(tmp_path, fake, monkeypatch):
     root = tmp_path / "root"
     study.run_study("smoke", root, log=lambda m: None)
