@@ -33,7 +33,7 @@ from keras import ops
 
 from .heads import ALPHA_HEADS, head_block
 from .metrics import quadratic_kappa_columns
-from .train import TrainConfig, inverse_frequency_weights, make_loss, oversample, set_determinism
+from .train import TrainConfig, inverse_frequency_weights, make_loss, oversample, set_determinism, steps_per_execution
 
 SELECT_ON = ("stop_loss", "train_kappa")
 
@@ -168,7 +168,7 @@ class _PerHeadSelection(keras.callbacks.Callback):
     def _losses(self, x, y, w):
         p = np.asarray(self.b.model.predict_on_batch(x)["output"])
         onehot = np.repeat(np.eye(3, dtype="float32")[y][:, None, :], p.shape[1], axis=1)
-        per_row = np.asarray(self.loss_fn(onehot, p))                          # (rows, H)
+        per_row = ops.convert_to_numpy(self.loss_fn(ops.convert_to_tensor(onehot), ops.convert_to_tensor(p)))  # (rows, H)
         w = np.ones(len(y)) if w is None else w
         return (per_row * w[:, None]).sum(0) / len(y), p
 
@@ -240,7 +240,7 @@ def fit_bundle(specs: list[HeadSpec], rf: np.ndarray, image: np.ndarray, y: np.n
     copies = {id(w): n for (b, n), w in zip(bundle.var_copies, bundle.model.weights) if b >= 0}
     optimizer = HeadwiseAdam(config.learning_rate, clipnorm=config.clipnorm, copies=copies)
     loss_fn = make_loss(config)
-    bundle.model.compile(optimizer=optimizer, loss={"output": stacked_loss(loss_fn)}, steps_per_execution=64)
+    bundle.model.compile(optimizer=optimizer, loss={"output": stacked_loss(loss_fn)}, steps_per_execution=steps_per_execution(64))
     x = {"rf": _grouped(bundle, rf), "image": _grouped(bundle, image)}
     fit_rows = oversample(y[train], seed) if config.oversample else np.arange(len(train))
     fit_rows = train[fit_rows]
@@ -284,15 +284,13 @@ def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference:
             rows, size = np.argsort(y, kind="stable"), batch_size
         else:
             rows, size = np.arange(len(x["rf"])), 1
-        import tensorflow as tf
-
         saved = b.model.get_weights()
-        forward = tf.function(lambda batch: b.model(batch, training=True), reduce_retracing=True)
+        forward = _training_forward(b.model)
         parts: dict = {}
         for start in range(0, len(rows), size):
             r = rows[start:start + size]
             for k, v in forward({k: v[r] for k, v in x.items()}).items():
-                parts.setdefault(k, []).append(np.asarray(v))
+                parts.setdefault(k, []).append(ops.convert_to_numpy(v))
         b.model.set_weights(saved)
         inv = np.argsort(rows)
         outs = {k: np.concatenate(v)[inv] for k, v in parts.items()}
@@ -305,6 +303,16 @@ def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference:
             res["alpha"] = outs[f"alpha_{spec.head}"][:, pos.index(p), 0].astype(np.float64)
         result[spec.key] = res
     return result
+
+
+def _training_forward(model: keras.Model):
+    """``batch -> model(batch, training=True)``, compiled once with ``tf.function`` on TensorFlow (eager
+    calls per batch of one would be slow), plain on other Keras backends."""
+    if keras.backend.backend() != "tensorflow":
+        return lambda batch: model(batch, training=True)
+    import tensorflow as tf
+
+    return tf.function(lambda batch: model(batch, training=True), reduce_retracing=True)
 
 
 def head_weights(fit: BundleFit) -> dict[str, dict[str, np.ndarray]]:

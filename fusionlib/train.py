@@ -47,18 +47,41 @@ _DETERMINISTIC = False
 
 
 def set_determinism(seed: int) -> None:
-    """Seed everything and make TensorFlow's kernels deterministic (idempotent)."""
+    """Seed everything and switch the Keras backend to deterministic kernels (idempotent).
+
+    TensorFlow (the project's backend): ``tf.config.experimental.enable_op_determinism``. PyTorch (Keras 3's
+    ``KERAS_BACKEND=torch``, used where TensorFlow is not installed, e.g. the GPU benchmark):
+    ``torch.use_deterministic_algorithms`` with the cuBLAS workspace setting it needs on a GPU. Other
+    backends are seeded only."""
     global _DETERMINISTIC
     if not _DETERMINISTIC:
-        import tensorflow as tf
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+            tf.config.experimental.enable_op_determinism()
+        elif backend == "torch":
+            import torch
+
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
         _DETERMINISTIC = True
     keras.utils.set_random_seed(seed)
 
 
 def device_name() -> str:
-    """``"GPU: <name>"`` for the first GPU TensorFlow sees, else ``"CPU"``."""
+    """``"GPU: <name>"`` for the first GPU the Keras backend sees, else ``"CPU"``."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU"
+    if backend != "tensorflow":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return f"GPU: {gpus[0].device_kind}" if gpus else "CPU"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -66,6 +89,12 @@ def device_name() -> str:
         return "CPU"
     details = tf.config.experimental.get_device_details(gpus[0])
     return f"GPU: {details.get('device_name', gpus[0].name)}"
+
+
+def steps_per_execution(n: int) -> int:
+    """Training steps per compiled call: ``n`` on TensorFlow (fewer Python round trips for tiny models), 1 on
+    backends that allow no other value (PyTorch)."""
+    return n if keras.backend.backend() == "tensorflow" else 1
 
 
 def inverse_frequency_weights(y: np.ndarray, n_classes: int = 3) -> np.ndarray:
@@ -118,7 +147,7 @@ def fit_head(head: str, x_train: dict, y_train: np.ndarray, x_stop: dict, y_stop
     image_size = x_train["image"].shape[1] if "image" in x_train else 32
     model = build_model(head, image_size=image_size, width=config.width)
     optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
-    model.compile(optimizer=optimizer, loss=make_loss(config), steps_per_execution=8)
+    model.compile(optimizer=optimizer, loss=make_loss(config), steps_per_execution=steps_per_execution(8))
     onehot = np.eye(3, dtype="float32")
     if config.oversample:
         rows = oversample(y_train, seed)
@@ -147,7 +176,8 @@ def environment() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"device": device_name(), "python": platform.python_version(), "cpu_count": str(os.cpu_count())}
-    for pkg in ("fusionlib", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "pandas",
+    out["keras_backend"] = keras.backend.backend()
+    for pkg in ("fusionlib", "tensorflow", "tensorflow-cpu", "torch", "keras", "scikit-learn", "numpy", "pandas",
                 "matplotlib", "papermill", "jupyter-book"):
         try:
             out[pkg] = version(pkg)
