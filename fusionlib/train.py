@@ -64,7 +64,7 @@ def set_determinism(seed: int) -> None:
             import torch
 
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True)
+            torch.use_deterministic_algorithms(True, warn_only=True)  # warn where no deterministic kernel exists
             torch.backends.cudnn.benchmark = False
         _DETERMINISTIC = True
     keras.utils.set_random_seed(seed)
