@@ -265,8 +265,11 @@ def read_clinical(path: str | Path, on_duplicate: str = "error") -> pd.DataFrame
     as the strings ``"I"``, ``"P"``, ``"R"``. ``df.attrs["dfu"]`` is the report: ``rows_read``, ``rows_kept``,
     ``dropped_missing_label`` (CSV lines), ``duplicates`` (key, lines, kept line), ``dropped_duplicate_lines``.
 
-    Raises :class:`DFUDataError` for a missing file or required column, a non-integer key, an unknown label
-    (naming its line and value) or, with ``on_duplicate="error"``, a duplicated visit.
+    Raises :class:`DFUDataError` for a missing file or required column, a record with fewer fields than the header
+    (a cut-off file), a non-integer key, a value of the wrong kind for its column (:mod:`fusionlib.schema`:
+    text in a numeric column, a value outside a coding), an unknown label (naming its line, column and value)
+    or, with ``on_duplicate="error"``, a duplicated visit. The report also lists ``columns_not_in_schema`` and
+    ``schema_columns_absent``.
     """
     df, _, report = _read_clinical(path, on_duplicate)
     df.attrs["dfu"] = report

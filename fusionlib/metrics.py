@@ -42,9 +42,10 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     if absent and present:
         for c in absent:
             out[f"f1_{c}"] = float("nan")
+        kept, nan = ", ".join(CLASSES[c] for c in present), ", ".join("f1_" + c for c in absent)
         warnings.warn(f"class {', '.join(absent)} absent from the {len(y_true)} true labels: macro_f1 averages the "
-                      f"F1 of {', '.join(CLASSES[c] for c in present)} only, and {', '.join('f1_' + c for c in absent)} "
-                      f"{'is' if len(absent) == 1 else 'are'} NaN (undefined)", UserWarning, stacklevel=2)
+                      f"F1 of {kept} only, and {nan} {'is' if len(absent) == 1 else 'are'} NaN (undefined)",
+                      UserWarning, stacklevel=2)
     return out
 
 

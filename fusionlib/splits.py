@@ -101,8 +101,9 @@ def patient_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeat
             val_s, train_s = val[scored[val]], train[scored[train]]
             missing = set(np.unique(y[idx])) - set(np.unique(y[val_s]))
             if missing:
-                raise ValueError(f"repeat {r} fold {k}: class(es) {', '.join(CLASSES[int(c)] for c in sorted(missing))} "
-                                 "absent from the reporting fold; use fewer folds or a larger cohort")
+                names = ", ".join(CLASSES[int(c)] for c in sorted(missing))
+                raise ValueError(f"repeat {r} fold {k}: class(es) {names} absent from the reporting fold; use fewer "
+                                 "folds or a larger cohort")
             inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed + 1000 * (r + 1) + k)
             i_tr, i_val = next(inner.split(np.zeros(len(train_s)), y[train_s], groups[train_s]))
             if partial:

@@ -159,7 +159,8 @@ def test_unused_files_are_counted_by_kind(tmp_path):
         c = load(paths)
     r = c.params["report"]
     assert r["unused_files"] == 3 and r["unused_malformed"] == ["IMG_0001.png"]
-    assert r["unused_unknown_patient"] == [filename(99, 42, 0, 1)] and r["unused_without_box"] == [filename(98, 2, 0, 1)]
+    assert r["unused_unknown_patient"] == [filename(99, 42, 0, 1)]
+    assert r["unused_without_box"] == [filename(98, 2, 0, 1)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clean = load(write_layout(tmp_path / "clean"))                     # a complete folder: not a word
