@@ -25,9 +25,23 @@ Policies (every reader validates at the boundary and raises :class:`DFUDataError
   ``on_unmatched="skip"`` drops those boxes, warns and reports them. The public box CSV has 29 such visits
   (119 boxes), so :func:`load_cohort` passes ``"skip"``;
 * a malformed image filename, a filename that disagrees with its row's columns, an empty box
-  (``Xmax <= Xmin`` or ``Ymax <= Ymin``), a box outside the image, a missing, unreadable or truncated PNG raise;
+  (``Xmax <= Xmin`` or ``Ymax <= Ymin``), a box outside the image, an unreadable or truncated PNG raise;
+* every clinical column's expected kind comes from :mod:`fusionlib.schema`: text in a numeric column or a value
+  outside a coded column's coding raises naming the line, column and value; a record with fewer fields than the
+  header raises (the last one: "the file seems cut off");
+* **missing images** are all listed, in one pass before any pixel is read (count, first names, box CSV lines, and
+  a hint when they are in a sub-folder or spelled with another letter case): ``on_missing="error"`` (default)
+  raises, ``"skip"`` drops their boxes, warns and reports them. Files in the image folder that the box CSV does
+  not name are counted, warned about and reported;
+* an image whose size is not the frame the boxes were drawn on (1080 wide x 1440 tall) raises naming the file,
+  its size and the frame (rotated or rescaled images give wrong crops); an image deeper than 8 bits (a 16-bit
+  radiometric PNG, ``I;16``) raises, saying how to convert it, unless ``window16=(low, high)`` maps its raw
+  values onto 0..255 with one window for every image (noted in a warning);
 * **visits without images are kept** in ``visits`` (the metadata arm can use them) and counted. Note that
-  :func:`fusionlib.runner.run_arm` trains and scores every head on image rows, so such visits are not scored.
+  :func:`fusionlib.runner.run_arm` trains and scores every head on image rows, so such visits are not scored;
+  its folds are stratified over the visits with images (:func:`fusionlib.splits.patient_folds`, ``scored``).
+
+The bad-input table (:mod:`fusionlib.dfu_cases`, shown on the real-data page) lists every case and its message.
 
 Nothing is written anywhere: the readers only read.
 
@@ -40,6 +54,7 @@ of the real photographs. It is labelled ``params["kind"] == "semi_real"``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import re
@@ -55,6 +70,7 @@ from . import thermal
 from .cohort import CLASSES, DEFAULTS, LABEL, TEMPERATURE_COLUMNS, VISIT_KEY, Cohort, CohortParams
 from .cohort import _scene as _synthetic_scene
 from .cohort import make_synthetic_cohort
+from .schema import check_clinical_types, show
 
 CLINICAL_CSV = "DataMaster_Processed_V12_WithMissing.csv"
 BOXES_CSV = "bounding_box_thermal.csv"
@@ -82,6 +98,11 @@ REALDATA_HEADS = ("metadata_only", "image_only", "baseline", "fix1", "fix2", "fi
 CORRECTED = {"decomposition": "ordinal", "source": "oof_grouped"}
 ON_DUPLICATE = ("error", "first")
 ON_UNMATCHED = ("error", "skip")
+ON_MISSING = ("error", "skip")
+#: Pillow modes of single-channel images deeper than 8 bits (16-bit PNGs open as ``I;16``); they are refused
+#: unless a ``window16`` maps their raw values onto 0..255 (see :func:`read_png`).
+HIGH_DEPTH_MODES = {"I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit",
+                    "I": "32-bit integer", "F": "32-bit float"}
 
 
 class DFUDataError(ValueError):
@@ -109,12 +130,53 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DFUDataError(f"{path}: file not found")
+    _check_records(path)
     try:
         df = pd.read_csv(path, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DFUDataError(f"{path}: not a readable CSV ({e})") from e
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _check_records(path: Path) -> None:
+    """Raise naming the line of a record with fewer fields than the header (which the CSV parser would fill
+    with empty cells): the last record cut short means the file seems cut off."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            short, last = [], 0
+            for record in reader:
+                if not record:
+                    continue                     # a blank line, skipped by the parser too
+                last = reader.line_num
+                if len(record) < len(header):
+                    short.append((reader.line_num, len(record)))
+    except (csv.Error, UnicodeDecodeError, OSError):
+        return                                   # the CSV parser reports these
+    if not short:
+        return
+    line, n = short[-1]
+    if line == last:
+        ends = _ends_with_newline(path)
+        raise DFUDataError(f"{path}, line {line}: the last record has {n} of the header's {len(header)} fields"
+                           f"{'' if ends else ' and no line break'}: the file seems cut off (truncated while "
+                           "copying or downloading?); get a complete copy"
+                           + (f" (also {len(short) - 1} short record(s) before it, e.g. line {short[0][0]})"
+                              if len(short) > 1 else ""))
+    line, n = short[0]
+    raise DFUDataError(f"{path}, line {line}: the record has {n} of the header's {len(header)} fields"
+                       + (f" ({len(short) - 1} more such lines)" if len(short) > 1 else ""))
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) in (b"\n", b"\r")
 
 
 def _require(df: pd.DataFrame, columns: tuple, path: str | Path) -> None:
@@ -130,7 +192,7 @@ def _integer_column(df: pd.DataFrame, col: str, path: str | Path) -> pd.Series:
     bad = num.isna() | (num.fillna(0) % 1 != 0)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DFUDataError(f"{path}, line {_line(i)}: column {col!r} must be an integer, got {df[col].iloc[i]!r}"
+        raise DFUDataError(f"{path}, line {_line(i)}: column {col!r} must be an integer, got {show(df[col].iloc[i])}"
                            + (f" ({int(bad.sum()) - 1} more such lines)" if bad.sum() > 1 else ""))
     return num.astype(np.int64)
 
@@ -144,6 +206,7 @@ def _read_clinical(path: str | Path, on_duplicate: str) -> tuple[pd.DataFrame, n
     for col in VISIT_KEY:
         df[col] = _integer_column(df, col, path)
     lines = np.arange(n_read) + 2
+    schema_report = check_clinical_types(df, lines, path)
 
     raw = df[LABEL]
     text = raw.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip())
@@ -151,7 +214,7 @@ def _read_clinical(path: str | Path, on_duplicate: str) -> tuple[pd.DataFrame, n
     unknown = ~missing & ~text.isin(CLASSES).to_numpy()
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
-        raise DFUDataError(f"{path}, line {lines[i]}: column {LABEL!r} has unknown label {raw.iloc[i]!r} "
+        raise DFUDataError(f"{path}, line {lines[i]}: column {LABEL!r} has unknown label {show(raw.iloc[i])} "
                            f"(expected one of {', '.join(CLASSES)})"
                            + (f"; {int(unknown.sum()) - 1} more such lines" if unknown.sum() > 1 else ""))
     dropped_label = lines[missing].tolist()
@@ -181,7 +244,7 @@ def _read_clinical(path: str | Path, on_duplicate: str) -> tuple[pd.DataFrame, n
     report = {"file": Path(path).name, "rows_read": n_read, "rows_kept": len(df),
               "dropped_missing_label": dropped_label, "duplicates": duplicates,
               "dropped_duplicate_lines": [ln for d in duplicates for ln in d["lines"] if ln != d["kept"]]
-              if on_duplicate == "first" else []}
+              if on_duplicate == "first" else [], **schema_report}
     return df.reset_index(drop=True), lines, report
 
 
@@ -202,8 +265,11 @@ def read_clinical(path: str | Path, on_duplicate: str = "error") -> pd.DataFrame
     as the strings ``"I"``, ``"P"``, ``"R"``. ``df.attrs["dfu"]`` is the report: ``rows_read``, ``rows_kept``,
     ``dropped_missing_label`` (CSV lines), ``duplicates`` (key, lines, kept line), ``dropped_duplicate_lines``.
 
-    Raises :class:`DFUDataError` for a missing file or required column, a non-integer key, an unknown label
-    (naming its line and value) or, with ``on_duplicate="error"``, a duplicated visit.
+    Raises :class:`DFUDataError` for a missing file or required column, a record with fewer fields than the header
+    (a cut-off file), a non-integer key, a value of the wrong kind for its column (:mod:`fusionlib.schema`:
+    text in a numeric column, a value outside a coding), an unknown label (naming its line, column and value)
+    or, with ``on_duplicate="error"``, a duplicated visit. The report also lists ``columns_not_in_schema`` and
+    ``schema_columns_absent``.
     """
     df, _, report = _read_clinical(path, on_duplicate)
     df.attrs["dfu"] = report
@@ -268,7 +334,7 @@ def read_boxes(path: str | Path, frame: tuple[int, int] | None = thermal.FULL_FR
         for field, col in checks:
             if str(f[field]) != str(rec[col]).strip():
                 raise DFUDataError(f"{path}, line {_line(i)}: filename {rec['Filename']!r} says {field} "
-                                   f"{f[field]!r} but column {col!r} holds {rec[col]!r}")
+                                   f"{f[field]!r} but column {col!r} holds {show(rec[col])}")
         idx[i] = f["idx"]
         _check_box(tuple(int(rec[c]) for c in BOX_COORDS), frame, f"{path}, line {_line(i)}")
     df["idx"] = idx
@@ -319,59 +385,239 @@ def join_boxes(visits: pd.DataFrame, boxes: pd.DataFrame, on_unmatched: str = "e
     return out, report
 
 
-def read_png(path: str | Path) -> np.ndarray:
-    """An image file as RGB ``uint8`` of shape ``(height, width, 3)``; raises :class:`DFUDataError` naming a
-    missing, unreadable or truncated file."""
+def read_png(path: str | Path, window16: tuple[float, float] | None = None) -> np.ndarray:
+    """An image file as RGB ``uint8`` of shape ``(height, width, 3)``.
+
+    8-bit images (RGB, RGBA, gray, palette) are converted to RGB as they are; a 16-bit-per-channel RGB PNG is
+    read as its top 8 bits per channel (Pillow's reading: one linear scaling for every image). A single-channel
+    image deeper than 8 bits (:data:`HIGH_DEPTH_MODES`; a 16-bit radiometric export opens as ``I;16``) is
+    refused, with a message saying how to convert it, unless ``window16=(low, high)`` is given: raw values
+    ``low..high`` then map linearly onto 0..255 (clipped), gray in all three channels. Use one window for every
+    image, so that a pixel value means the same temperature in all of them (a per-image min-max scaling would
+    not, and is never done).
+
+    Raises :class:`DFUDataError` naming a missing, unreadable, truncated or (without ``window16``) deep file.
+    """
+    return _decode(path, window16)[0]
+
+
+def _decode(path: str | Path, window16) -> tuple[np.ndarray, int | None]:
+    """:func:`read_png`'s work; also returns how many pixels of a deep image fell outside ``window16`` (``None``
+    for an 8-bit image)."""
     path = Path(path)
     if not path.is_file():
         raise DFUDataError(f"{path}: image file not found")
     try:
         with Image.open(path) as im:
             im.load()
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            mode = im.mode
+            pixels = np.asarray(im) if mode in HIGH_DEPTH_MODES else np.asarray(im.convert("RGB"), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DFUDataError(f"{path}: unreadable or truncated image ({type(e).__name__}: {e})") from e
+    if mode not in HIGH_DEPTH_MODES:
+        return pixels, None
+    if window16 is None:
+        raise DFUDataError(_high_depth_message(path, mode, pixels))
+    low, high = _check_window(window16)
+    raw = pixels.astype(np.float64)
+    gray = np.clip(np.rint((raw - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2), int(((raw < low) | (raw > high)).sum())
+
+
+def _high_depth_message(path: Path, mode: str, pixels: np.ndarray) -> str:
+    lo, hi = float(np.nanmin(pixels)), float(np.nanmax(pixels))
+    return (f"{path}: a {HIGH_DEPTH_MODES[mode]} single-channel image (Pillow mode {mode}, raw values {lo:g} to "
+            f"{hi:g}); an 8-bit read would saturate it and the pipeline reads 8-bit images, as the original PNGs "
+            "were. Pass window16=(low, high), one window of raw values for every image, to map low..high linearly "
+            "onto 0..255 (gray, clipped), or convert the folder to 8-bit RGB with one fixed temperature-to-colour "
+            "mapping for every image")
+
+
+def _check_window(window16) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in window16)
+    except (TypeError, ValueError):
+        raise ValueError(f"window16={window16!r}: give two numbers (low, high), raw image values") from None
+    if not (np.isfinite(low) and np.isfinite(high) and high > low):
+        raise ValueError(f"window16={window16!r}: need finite low < high")
+    return low, high
+
+
+def _size_guess(size: tuple[int, int], frame: tuple[int, int]) -> str:
+    """A guess at what happened to an image of ``size = (w, h)`` that should be ``frame = (h, w)``."""
+    (w, h), (fh, fw) = size, frame
+    if (w, h) == (fh, fw):
+        return ", rotated by 90°?"
+    if w * fh == h * fw:
+        return f", scaled by {w / fw:g}?"
+    return ""
+
+
+def _missing_hint(image_dir: Path, missing: list[str]) -> str:
+    """Where the missing files might be: with another letter case in ``image_dir``, or in a sub-folder."""
+    here = {p.name.lower(): p.name for p in image_dir.iterdir() if p.is_file()}
+    other_case = [here[m.lower()] for m in missing if m.lower() in here]
+    below = {}
+    for p in image_dir.rglob("*"):
+        if p.parent != image_dir and p.is_file():
+            below.setdefault(p.name.lower(), p.relative_to(image_dir))
+    deeper = [below[m.lower()] for m in missing if m.lower() in below]
+    hints = []
+    if other_case:
+        hints.append(f"{len(other_case)} of them exist with another letter case, e.g. {other_case[0]!r} (names "
+                     "are matched exactly: rename them to the box CSV's spelling, e.g. '.PNG' to '.png')")
+    if deeper:
+        folders = sorted({str(p.parent) for p in deeper})
+        hints.append(f"{len(deeper)} of them are in sub-folder(s) {_few(folders, 3)} of the image folder, e.g. "
+                     f"'{deeper[0]}' (pass that folder as image_dir, or put all the images in one folder)")
+    return "; hint: " + "; ".join(hints) if hints else ""
+
+
+def _survey_images(boxes: pd.DataFrame, image_dir: Path, boxes_csv, frame: tuple[int, int] | None,
+                   on_missing: str, window16) -> tuple[pd.DataFrame, dict]:
+    """One pass over the images named by ``boxes`` before any pixel is read: every missing file (raise, or drop
+    its boxes with ``on_missing="skip"``), every image whose size is not ``frame = (h, w)``, and deep images
+    without ``window16`` (raise, listing them all). Only the PNG headers are read here."""
+    first_line = boxes.groupby("Filename", sort=False)["line"].min()
+    names = first_line.index.tolist()
+    missing = [n for n in names if not (image_dir / n).is_file()]
+    report = {"images_named": len(names), "missing_images": len(missing), "missing_image_names": missing[:50],
+              "dropped_boxes_missing_image": 0}
+    if missing:
+        msg = (f"{image_dir}: {len(missing)} of the {len(names)} image file(s) named in {boxes_csv} not found: "
+               f"{_few([f'{n} (line {first_line[n]})' for n in missing])}{_missing_hint(image_dir, missing)}")
+        if on_missing == "error":
+            raise DFUDataError(msg + "; pass on_missing='skip' to drop their boxes")
+        drop = boxes["Filename"].isin(missing).to_numpy()
+        report["dropped_boxes_missing_image"] = int(drop.sum())
+        warnings.warn(f"{msg}; dropped their {int(drop.sum())} box(es)", stacklevel=3)
+        boxes = boxes.loc[~drop].reset_index(drop=True)
+        names = [n for n in names if n not in set(missing)]
+    wrong, deep, rgb16 = [], [], []
+    for name in names:
+        try:
+            with Image.open(image_dir / name) as im:
+                size, mode, tile = im.size, im.mode, list(im.tile)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            continue                                   # read_png names it when the pixels are read
+        if frame is not None and (size[1], size[0]) != tuple(frame):
+            wrong.append(f"{name} is {size[0]} wide x {size[1]} tall{_size_guess(size, frame)}")
+        if mode in HIGH_DEPTH_MODES:
+            deep.append(name)
+        elif tile and "16" in str(tile[0].args):
+            rgb16.append(name)
+    if wrong:
+        fh, fw = frame
+        raise DFUDataError(f"{image_dir}: {len(wrong)} of the {len(names)} image(s) are not the {fw} wide x {fh} "
+                           f"tall frame that the boxes of {boxes_csv} were drawn on: {_few(wrong, 3)}; bring them "
+                           f"back to {fw} x {fh} (the boxes' pixel coordinates fit that frame only); frame=None "
+                           "checks each box against its own image instead, for boxes drawn on these very images")
+    if deep and window16 is None:
+        with Image.open(image_dir / deep[0]) as im:
+            first = _high_depth_message(image_dir / deep[0], im.mode, np.asarray(im))
+        raise DFUDataError(f"{image_dir}: {len(deep)} of the {len(names)} image(s) are deeper than 8 bits "
+                           f"({_few(deep, 3)}). {first}")
+    report.update({"images_high_depth": len(deep), "high_depth_names": deep[:50],
+                   "window16": None if window16 is None else list(window16),
+                   "images_16bit_rgb": len(rgb16)})
+    if rgb16:
+        warnings.warn(f"{image_dir}: {len(rgb16)} image(s) are 16-bit RGB PNGs ({_few(rgb16, 3)}); read as their "
+                      "top 8 bits per channel (the same linear scaling for every image)", stacklevel=3)
+    return boxes, report
+
+
+def _unused_files(image_dir: Path, named: set, visits: pd.DataFrame, boxes_csv) -> dict:
+    """Count, report and warn about the files in ``image_dir`` that the box CSV does not name."""
+    patients = set(visits["Patient#"].tolist())
+    malformed, unknown, unboxed = [], [], []
+    for p in sorted(image_dir.iterdir()):
+        if not p.is_file() or p.name in named:
+            continue
+        try:
+            fields = parse_filename(p.name)
+        except DFUDataError:
+            malformed.append(p.name)
+            continue
+        (unboxed if fields["patient"] in patients else unknown).append(p.name)
+    n = len(malformed) + len(unknown) + len(unboxed)
+    if n:
+        parts = [f"{len(names)} {what} (e.g. {_few(names, 2)})" for names, what in
+                 ((malformed, f"with a name not of the form {FILENAME_PATTERN}"),
+                  (unknown, "of patients absent from the clinical CSV"),
+                  (unboxed, "of known patients without a box in the box CSV")) if names]
+        warnings.warn(f"{image_dir}: {n} file(s) not named in {boxes_csv}, so not used: {'; '.join(parts)}",
+                      stacklevel=3)
+    return {"unused_files": n, "unused_malformed": malformed[:50], "unused_unknown_patient": unknown[:50],
+            "unused_without_box": unboxed[:50]}
 
 
 def load_image_cohort(clinical_csv: str | Path, boxes_csv: str | Path, image_dir: str | Path, image_size: int = 32,
                       on_duplicate: str = "error", on_unmatched: str = "error", margin: int = thermal.FULL_MARGIN,
-                      frame: tuple[int, int] | None = thermal.FULL_FRAME) -> Cohort:
+                      frame: tuple[int, int] | None = thermal.FULL_FRAME, on_missing: str = "error",
+                      window16: tuple[float, float] | None = None) -> Cohort:
     """The real cohort: clinical visits and one image row per wound box of the thermal PNGs in ``image_dir``.
 
     Each box is cropped +- ``margin`` px (clipped to its image), resized with its aspect kept and zero padded
     to ``image_size`` (:func:`fusionlib.thermal.crop_resize_pad`, the original preprocessing). Several boxes
     per image and several images per visit are normal; each PNG is read once.
 
+    Before any pixel is read, one pass over the images named by the box CSV lists **every** missing file
+    (``on_missing="error"`` raises with the count, the first names and their box CSV lines, and a hint when the
+    files are in a sub-folder or spelled with another letter case; ``"skip"`` drops their boxes, warns and
+    reports them), every image whose size is not ``frame = (height, width)`` — the frame the boxes were drawn
+    on, 1440 x 1080 — naming its size (a rotated or rescaled image would give wrong crops), and every image
+    deeper than 8 bits unless ``window16`` is given (see :func:`read_png`). Files in ``image_dir`` that the box
+    CSV does not name (malformed names, unknown patients, images without boxes) are counted, warned about and
+    reported.
+
     Returns a :class:`~fusionlib.cohort.Cohort`: ``visits`` (every labelled visit, with or without images),
     ``images`` (``visit``, ``DebriStat``, ``Camera``, ``Angle``, ``Filename``, ``line`` of the box CSV),
-    ``pixels`` ``uint8`` ``(n_boxes, image_size, image_size, 3)``; ``params["report"]`` counts what was dropped
-    and the visits without images. ``on_duplicate`` as in :func:`read_clinical`, ``on_unmatched`` as in
-    :func:`join_boxes`, ``frame`` as in :func:`read_boxes`.
+    ``pixels`` ``uint8`` ``(n_boxes, image_size, image_size, 3)``; ``params["report"]`` counts what was dropped,
+    the unused files and the visits without images. ``on_duplicate`` as in :func:`read_clinical`,
+    ``on_unmatched`` as in :func:`join_boxes`, ``frame`` as in :func:`read_boxes` (``None``: no frame; each box
+    is checked against its own image).
 
-    Raises :class:`DFUDataError` for anything the readers reject, a missing ``image_dir``, and a missing,
-    unreadable or truncated PNG or a box outside its image (naming the file and the box CSV line).
+    Raises :class:`DFUDataError` for anything the readers reject, a missing ``image_dir``, missing images
+    (unless skipped), images of the wrong size or depth, an unreadable or truncated PNG or a box outside its
+    image (naming the file and the box CSV line). Nothing is written.
     """
     if image_size < 8:
         raise ValueError(f"image_size={image_size}: use at least 8 px")
+    _check_choice("on_missing", on_missing, ON_MISSING)
+    if window16 is not None:
+        _check_window(window16)
     visits, _, clinical_report = _read_clinical(clinical_csv, on_duplicate)
     boxes = read_boxes(boxes_csv, frame)
+    named = set(boxes["Filename"])
     boxes, join_report = join_boxes(visits, boxes, on_unmatched, source=str(boxes_csv))
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
         raise DFUDataError(f"{image_dir}: image folder not found (it should hold the thermal PNGs named in "
                            f"{boxes_csv}); pass image_dir= or set {IMAGE_ENV}")
+    boxes, image_report = _survey_images(boxes, image_dir, boxes_csv, frame, on_missing, window16)
+    image_report.update(_unused_files(image_dir, named, visits, boxes_csv))
     pixels = np.empty((len(boxes), image_size, image_size, 3), dtype=np.uint8)
+    deep_pixels, clipped = 0, 0
     for name, rows in boxes.groupby("Filename", sort=False).indices.items():
         try:
-            image = read_png(image_dir / name)
+            image, n_clipped = _decode(image_dir / name, window16)
         except DFUDataError as e:
             raise DFUDataError(f"{e} (named in {boxes_csv}, line {int(boxes['line'].iloc[rows[0]])})") from None
+        if n_clipped is not None:
+            deep_pixels, clipped = deep_pixels + image.shape[0] * image.shape[1], clipped + n_clipped
         for r in rows:
             box = tuple(int(boxes[c].iloc[r]) for c in BOX_COORDS)
             _check_box(box, image.shape[:2], f"{boxes_csv}, line {int(boxes['line'].iloc[r])} (image {name})")
             pixels[r] = thermal.crop_resize_pad(image, box, image_size, margin)
+    if deep_pixels:
+        image_report["high_depth_clipped_share"] = clipped / deep_pixels
+        warnings.warn(f"{image_dir}: {image_report['images_high_depth']} image(s) deeper than 8 bits (e.g. "
+                      f"{image_report['high_depth_names'][0]}): raw values {window16[0]:g} to {window16[1]:g} "
+                      f"mapped linearly onto 0..255 (gray), the same window for every image; "
+                      f"{100 * clipped / deep_pixels:.1f}% of their pixels fell outside it and were clipped",
+                      stacklevel=2)
     images = boxes[["visit", "DebriStat", "Camera", "Angle", "Filename", "line"]].reset_index(drop=True)
-    report = {**clinical_report, **join_report,
+    report = {**clinical_report, **join_report, **image_report,
               "visits_without_images": int(len(visits) - images["visit"].nunique())}
     return Cohort(visits=visits, images=images, pixels=pixels, name="dfu_images",
                   params={"kind": "dfu_images", "image_size": image_size, "margin": margin,
@@ -392,7 +638,7 @@ def _temperatures(visits: pd.DataFrame, lines: np.ndarray, path: str | Path) -> 
         bad = num.isna() & visits[col].notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DFUDataError(f"{path}, line {lines[i]}: column {col!r} is not a number: {visits[col].iloc[i]!r}")
+            raise DFUDataError(f"{path}, line {lines[i]}: column {col!r} is not a number: {show(visits[col].iloc[i])}")
         out[:, j] = num.to_numpy(dtype=float)
     return out
 
@@ -481,14 +727,16 @@ def data_dir_from(data_dir: str | Path | None = None) -> Path:
 
 
 def load_cohort(kind: str, data_dir: str | Path | None = None, image_dir: str | Path | None = None,
-                image_size: int = 32, seed: int = 0, draws_per_visit: int = 4) -> Cohort:
+                image_size: int = 32, seed: int = 0, draws_per_visit: int = 4, on_missing: str = "error",
+                window16: tuple[float, float] | None = None) -> Cohort:
     """One cohort by kind: ``"synthetic"`` (:func:`fusionlib.cohort.make_synthetic_cohort`), ``"semi_real"``
     (:func:`semi_real_cohort` of the public clinical CSV) or ``"dfu_images"`` (:func:`load_image_cohort`,
     needing the non-public PNGs in ``image_dir`` or ``$DFU_IMAGE_DIR``).
 
     ``data_dir`` defaults to ``$DFU_DATA_DIR``. For the public files the lenient policies are used and
     reported in ``params["report"]``: duplicated visits keep their first row; boxes of visits absent from the
-    clinical CSV are dropped. Raises :class:`DFUDataError` saying how to point to missing data.
+    clinical CSV are dropped. ``on_missing`` and ``window16`` (``"dfu_images"`` only): see
+    :func:`load_image_cohort`. Raises :class:`DFUDataError` saying how to point to missing data.
     """
     _check_choice("kind", kind, KINDS)
     if kind == "synthetic":
@@ -502,7 +750,7 @@ def load_cohort(kind: str, data_dir: str | Path | None = None, image_dir: str | 
         raise DFUDataError(f"kind='dfu_images' needs the thermal PNGs (not public): pass image_dir=<folder> or "
                            f"set the environment variable {IMAGE_ENV}")
     return load_image_cohort(folder / CLINICAL_CSV, folder / BOXES_CSV, chosen, image_size=image_size,
-                             on_duplicate="first", on_unmatched="skip")
+                             on_duplicate="first", on_unmatched="skip", on_missing=on_missing, window16=window16)
 
 
 def cohort_summary(cohort: Cohort) -> pd.DataFrame:
@@ -528,6 +776,9 @@ def cohort_summary(cohort: Cohort) -> pd.DataFrame:
                      report["visits_missing_temperature"]))
     if "unmatched_boxes" in report:
         rows.append(("boxes dropped: visit absent from the clinical CSV", report["unmatched_boxes"]))
+    if "missing_images" in report:
+        rows += [("images missing (their boxes dropped)", report["missing_images"]),
+                 ("files in the image folder not named by the box CSV", report["unused_files"])]
     return pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": object})
 
 

@@ -61,7 +61,8 @@ def clinical_features(visits: pd.DataFrame, include_temperatures: bool = False) 
     ``TEMPERATURES``; maps the ``CODINGS`` to numbers; leaves other string columns as nominal strings
     (one-hot encoded by :func:`make_imputer`). Missing values stay NaN.
 
-    Raises ``ValueError`` naming the column and rows of a value outside a column's coding.
+    Raises ``ValueError`` naming the column and rows of a value outside a column's coding, or of text in a
+    column the schema (:mod:`fusionlib.schema`) says is numeric (instead of encoding it as a category).
     """
     drop = set(IDENTIFIERS) | set(LABEL_RESTATEMENTS) | set(FREE_TEXT)
     if not include_temperatures:
@@ -85,9 +86,21 @@ def clinical_features(visits: pd.DataFrame, include_temperatures: bool = False) 
             numeric = pd.to_numeric(out[col], errors="coerce")
             if numeric.notna().sum() == out[col].notna().sum():
                 out[col] = numeric.astype(float)
+            elif col in _numeric_columns():
+                bad = numeric.isna() & out[col].notna()
+                raise ValueError(f"column {col!r} must hold numbers (fusionlib.schema), got "
+                                 f"{sorted(set(out[col][bad].astype(str)))[:5]} in rows {list(out.index[bad][:10])}")
             else:
                 out[col] = out[col].astype(object).where(out[col].notna(), np.nan)
     return out
+
+
+def _numeric_columns() -> tuple[str, ...]:
+    """The schema's numeric columns (:data:`fusionlib.schema.NUMERIC`; imported here because the schema reads
+    this module's column roles)."""
+    from .schema import NUMERIC
+
+    return NUMERIC
 
 
 def nominal_columns(features: pd.DataFrame) -> list[str]:

@@ -7,6 +7,8 @@ visit's image rows. The primary metric is quadratic-weighted Cohen's κ, as in t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
@@ -18,18 +20,33 @@ METRICS = ("kappa_quadratic", "kappa_unweighted", "accuracy", "macro_f1", "f1_I"
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """``METRICS`` for integer labels ``(n,)`` and probabilities ``(n, 3)`` (prediction = argmax)."""
+    """``METRICS`` for integer labels ``(n,)`` and probabilities ``(n, 3)`` (prediction = argmax).
+
+    ``macro_f1`` averages the F1 of the classes present in ``y_true``; a class absent from it has an undefined
+    F1 (``f1_<class>`` is NaN) and is left out of the average, with a warning naming it by its letter. When
+    every class is present this is scikit-learn's macro average over I, P and R.
+    """
     y_pred = np.asarray(proba).argmax(axis=1)
     labels = [0, 1, 2]
+    present = [c for c in labels if np.any(np.asarray(y_true) == c)]
     f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
     out = {
         "kappa_quadratic": cohen_kappa_score(y_true, y_pred, labels=labels, weights="quadratic"),
         "kappa_unweighted": cohen_kappa_score(y_true, y_pred, labels=labels),
         "accuracy": accuracy_score(y_true, y_pred),
-        "macro_f1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+        "macro_f1": f1_score(y_true, y_pred, labels=present or labels, average="macro", zero_division=0),
     }
     out.update({f"f1_{c}": f for c, f in zip(CLASSES, f1)})
-    return {k: float(np.nan_to_num(v)) for k, v in out.items()}
+    out = {k: float(np.nan_to_num(v)) for k, v in out.items()}
+    absent = [CLASSES[c] for c in labels if c not in present]
+    if absent and present:
+        for c in absent:
+            out[f"f1_{c}"] = float("nan")
+        kept, nan = ", ".join(CLASSES[c] for c in present), ", ".join("f1_" + c for c in absent)
+        warnings.warn(f"class {', '.join(absent)} absent from the {len(y_true)} true labels: macro_f1 averages the "
+                      f"F1 of {kept} only, and {nan} {'is' if len(absent) == 1 else 'are'} NaN (undefined)",
+                      UserWarning, stacklevel=2)
+    return out
 
 
 def kappa_columns(y_true: np.ndarray, pred: np.ndarray, weights: str | None = "quadratic",

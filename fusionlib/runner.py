@@ -49,7 +49,7 @@ from .features import clinical_features, labels
 from .fusions import ROBUST_HEADS, make_fusion
 from .heads import KERAS_HEADS
 from .metrics import PROBA, summarise, tidy_metrics
-from .splits import Fold, patient_folds
+from .splits import Fold, patient_folds, scored_visits
 from .store import cached, content_key, source_hash
 from .train import TrainConfig, device_name, environment, fit_head, predict
 
@@ -173,7 +173,10 @@ class _Data:
         self.X = clinical_features(cohort.visits, include_temperatures=s.include_temperatures)
         self.img_visit = cohort.image_visit
         self.y_row = self.y_visit[self.img_visit]
-        self.folds = patient_folds(self.y_visit, self.groups, s.n_splits, s.n_repeats, seed=s.seed)
+        # Folds stratified over the visits that are scored (those with image rows; all of them in the synthetic
+        # cohort, where this is the plain split); the others follow their patient and still train the RF.
+        self.folds = patient_folds(self.y_visit, self.groups, s.n_splits, s.n_repeats, seed=s.seed,
+                                   scored=scored_visits(self.img_visit, len(self.y_visit)))
         self.fingerprint = cohort.fingerprint()
         self.x_key = content_key(pd.util.hash_pandas_object(self.X, index=True).to_numpy(), self.y_visit,
                                  self.groups)

@@ -29,5 +29,5 @@ def test_a_leak_is_caught():
 def test_too_few_patients_for_the_folds_is_a_clear_error():
     y = np.array([0, 0, 1, 1, 2, 2, 1, 1])
     g = np.array([1, 1, 2, 2, 3, 3, 4, 4])
-    with pytest.raises(ValueError, match="class 0 occurs in only 1 patient"):
+    with pytest.raises(ValueError, match="class I occurs in only 1 patient"):
         patient_folds(y, g, n_splits=3, n_repeats=1)
