@@ -155,7 +155,7 @@ def check_folder(folder: str | Path, require=None) -> DataStatus:
     """Check a folder you gave: every file of ``require`` (names of :data:`FILES`; default all) must be there —
     a missing one raises :class:`~fusionlib.dfu.DFUDataError` naming it — and each one's sha256 is compared with
     the pinned one: a difference warns (:class:`DataHashWarning`) and is listed in ``differs``."""
-    folder = Path(folder).expanduser()
+    folder = Path(folder).expanduser().resolve()       # absolute: notebooks run in another working directory
     if not folder.is_dir():
         raise DFUDataError(f"{folder}: data folder not found; {HOW_TO_POINT_TO_DATA}")
     names = _names(require)
