@@ -101,7 +101,7 @@ def original_protocol_arms(n_splits: int = 3, rf_trees: int = ORIGINAL_TREES, tr
 
 
 def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult], recorded: dict | None = None) -> pd.DataFrame:
-    """Per fold and arm (first repeat): quadratic κ per image row and the RF alone's on the same rows, their
+    """Per fold and head (first repeat; index ``(fold, head)``): quadratic κ per image row and the RF alone's on the same rows, their
     difference, agreement with the RF argmax (rows and visits), the training rows' κ and the RF's in-sample κ on
     them; with ``recorded`` (:data:`fusionlib.report.HISTORY_FUSION_3FOLD`), the history's fusion and RF-alone κ of
     the fold with the same number set beside them (different rows and folds: a scale, not a pairing)."""
@@ -115,7 +115,7 @@ def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult], recorded: 
         v = m.pivot_table(index="fold", columns=["split", "level", "metric"], values="value")
         for fold in sorted(v.index, key=int):
             x = v.loc[fold]
-            row = {"fold": int(fold) + 1, "arm": r.settings.label,
+            row = {"fold": int(fold) + 1, "head": r.settings.head,
                    "κ (rows)": x[("val", "row", "kappa_quadratic")],
                    "RF alone κ (rows)": x[("val", "row", "kappa_quadratic_rf")],
                    "κ − RF κ (rows)": x[("val", "row", "kappa_quadratic_minus_rf")],
@@ -129,7 +129,7 @@ def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult], recorded: 
                 row["history: RF alone κ"] = (recorded["metadata_only"][k] if k < len(recorded["metadata_only"])
                                               else np.nan)
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["fold", "arm"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["fold", "head"], kind="stable").set_index(["fold", "head"])
 
 
 def collapse_text(table: pd.DataFrame, recorded: dict | None = None) -> str:
@@ -137,12 +137,13 @@ def collapse_text(table: pd.DataFrame, recorded: dict | None = None) -> str:
     (agreement per row at least :data:`COPIES_AT`), its agreement and κ − RF κ per fold, and the training-row
     κ; with ``recorded``, the history's fusion − RF differences per fold."""
     parts = []
-    fusions = table[~table["arm"].str.startswith("metadata_only")]
-    for arm, g in fusions.groupby("arm", sort=False):
+    table = table.reset_index()
+    fusions = table[table["head"] != "metadata_only"]
+    for head, g in fusions.groupby("head", sort=False):
         n_copy = int((g["agrees with RF (rows)"] >= COPIES_AT).sum())
         per = ", ".join(f"fold {f}: {a:.0%} / {d:+.3f}" for f, a, d in
                         zip(g["fold"], g["agrees with RF (rows)"], g["κ − RF κ (rows)"]))
-        parts.append(f"`{arm}` copies its RF input (≥ {COPIES_AT:.0%} of rows) in {n_copy} of {len(g)} folds "
+        parts.append(f"`{head}` copies its RF input (≥ {COPIES_AT:.0%} of rows) in {n_copy} of {len(g)} folds "
                      f"(agreement / κ − RF κ per fold: {per}; training-row κ "
                      f"{g['training-row κ'].min():.2f}–{g['training-row κ'].max():.2f}, the RF's in-sample "
                      f"{g['RF training-row κ'].min():.2f}–{g['RF training-row κ'].max():.2f}).")

@@ -227,6 +227,17 @@ def _short(e: Exception, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _source_of(folder: Path, cache: str | Path | None = None) -> str:
+    """How a folder passed as ``data_dir`` was found: ``"DFU_DATA_DIR"`` or ``"cache"`` when it is that folder
+    (the study passes the folder it resolved), else ``"data_dir"``."""
+    env = os.environ.get(DATA_ENV, "")
+    if env and Path(env).expanduser().resolve() == folder:
+        return "DFU_DATA_DIR"
+    if Path(cache if cache is not None else cache_dir()).expanduser().resolve() == folder:
+        return "cache"
+    return "data_dir"
+
+
 def locate(data_dir: str | Path | None = None, require=None, download: bool = True,
            cache: str | Path | None = None, base_url: str | None = None) -> DataStatus:
     """The folder of the public files (see the module docstring for the order): ``data_dir``, else
@@ -239,7 +250,7 @@ def locate(data_dir: str | Path | None = None, require=None, download: bool = Tr
     """
     if data_dir not in (None, ""):
         status = check_folder(data_dir, require)
-        status.source = "data_dir"
+        status.source = _source_of(status.folder, cache)
         return status
     if os.environ.get(DATA_ENV, ""):
         status = check_folder(os.environ[DATA_ENV], require)

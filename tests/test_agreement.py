@@ -93,13 +93,13 @@ def test_collapse_by_fold_sets_the_history_beside_each_fold():
     rec = report.HISTORY_FUSION_3FOLD
     res = [result("fix23", True, "fix23 | original protocol"), result("baseline", False, "baseline | original protocol")]
     t = agreement.collapse_by_fold(res, rec)
-    assert len(t) == 6 and list(t["fold"].unique()) == [1, 2, 3]
-    f1 = t[(t["fold"] == 1) & (t["arm"] == "fix23 | original protocol")].iloc[0]
+    assert len(t) == 6 and list(t.index.unique("fold")) == [1, 2, 3]
+    f1 = t.loc[(1, "fix23")]
     assert f1["agrees with RF (rows)"] == 1.0 and f1["κ − RF κ (rows)"] == 0.0
     assert f1["history: fusion κ"] == rec["fusion"][0] and f1["history: RF alone κ"] == rec["metadata_only"][0]
     text = agreement.collapse_text(t, rec)
-    assert "`fix23 | original protocol` copies its RF input (≥ 95% of rows) in 3 of 3 folds" in text
-    assert "`baseline | original protocol` copies its RF input (≥ 95% of rows) in 0 of 3 folds" in text
+    assert "`fix23` copies its RF input (≥ 95% of rows) in 3 of 3 folds" in text
+    assert "`baseline` copies its RF input (≥ 95% of rows) in 0 of 3 folds" in text
     assert f"{rec['fusion'][0] - rec['metadata_only'][0]:+.4f}" in text
 
 

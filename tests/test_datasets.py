@@ -84,6 +84,7 @@ def test_fetch_accepts_good_files_and_uses_the_cache_on_the_second_call(tmp_path
         again = datasets.locate(cache=cache, base_url=srv.url)
         assert again.folder == cache and len(srv.requests) == n                     # second call: no download
     assert datasets.locate(cache=cache, base_url="http://127.0.0.1:9", download=False).folder == cache
+    assert datasets.locate(str(cache), cache=cache).source == "cache"        # the study passes the folder on
 
 
 def test_a_file_whose_sha256_differs_is_rejected_and_nothing_partial_is_left(tmp_path, fake_files, no_user_folder):
@@ -143,6 +144,9 @@ def test_dfu_data_dir_overrides_and_names_a_missing_file(tmp_path, fake_files, m
         assert srv.requests == []                                                   # nothing downloaded
     assert s.folder == folder and s.source == "DFU_DATA_DIR" and not s.differs
     assert "every sha256 matches" in s.line and not (tmp_path / "cache").exists()
+    assert datasets.locate(str(folder)).source == "DFU_DATA_DIR"
+    other = shutil.copytree(folder, tmp_path / "other")
+    assert datasets.locate(other).source == "data_dir" and datasets.locate(other).folder == other
     (folder / "b.csv").unlink()
     with pytest.raises(dfu.DFUDataError, match=r"mine: b\.csv not found there; set the environment variable DFU_DATA_DIR"):
         datasets.locate()
