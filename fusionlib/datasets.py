@@ -117,6 +117,16 @@ class DataStatus:
                  "not those of the public data" if self.differs else "every sha256 matches the pinned public files")
         return f"Real data: the public files from {where} ({self.folder}); {check}."
 
+    @property
+    def markdown(self) -> str:
+        """:attr:`line` for a page, in bold: ``<`` and ``>`` escaped, each URL a link named by its host (a long
+        URL would not wrap)."""
+        import re
+
+        text = self.line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = re.sub(r"(https?://([^/\s]+)/\S*)", lambda m: f"[{m.group(2)}]({m.group(1)})", text)
+        return f"**{text}**"
+
     def fingerprint(self) -> str:
         """A short hash of the files' content (empty when unavailable): a study task re-runs when it changes."""
         if not self.available:

@@ -122,6 +122,9 @@ def test_offline_says_why_in_one_line_and_leaves_no_cache_folder(tmp_path, fake_
     assert s.line.startswith("Real-data chapters skipped: could not download a.csv from http://127.0.0.1:9/")
     assert "Connection refused" in s.line and dfu.DATA_ENV in s.line
     assert not cache.exists()
+    md = s.markdown                                                  # for a page: a link, no raw "<folder>"
+    assert md.startswith("**Real-data chapters skipped:") and "from [127.0.0.1:9](http://127.0.0.1:9/" in md
+    assert "<folder>" not in md and "&lt;folder&gt;" in md
     with pytest.raises(DataUnavailable, match="not in the cache"):
         datasets.locate(cache=cache, download=False)
 
