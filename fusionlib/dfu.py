@@ -713,17 +713,15 @@ def _render(rng: np.random.Generator, temps: np.ndarray, rendered: np.ndarray, d
     return images, pixels
 
 
-def data_dir_from(data_dir: str | Path | None = None) -> Path:
-    """The folder of the public CSVs: ``data_dir``, else ``$DFU_DATA_DIR``; raises :class:`DFUDataError` saying
-    how to point to the data when neither is set or the folder lacks the clinical CSV."""
-    how = HOW_TO_POINT_TO_DATA
-    chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV, "")
-    if not chosen:
-        raise DFUDataError(f"no DFU data folder given: {how}")
-    folder = Path(chosen).expanduser()
-    if not (folder / CLINICAL_CSV).is_file():
-        raise DFUDataError(f"{folder}: {CLINICAL_CSV} not found there; {how}")
-    return folder
+def data_dir_from(data_dir: str | Path | None = None, require: tuple = (CLINICAL_CSV,), download: bool = True) -> Path:
+    """The folder of the public files (:func:`fusionlib.datasets.locate`): ``data_dir``, else ``$DFU_DATA_DIR``
+    (each must hold the files of ``require``; a sha256 that differs from the pinned public file warns), else
+    the user's cache, downloaded at the pinned commits when ``download``. Raises :class:`DFUDataError` naming
+    a missing file, or :class:`fusionlib.datasets.DataUnavailable` saying why the download failed and how to
+    point to the data."""
+    from . import datasets
+
+    return datasets.locate(data_dir, require=require, download=download).folder
 
 
 def load_cohort(kind: str, data_dir: str | Path | None = None, image_dir: str | Path | None = None,
@@ -733,7 +731,8 @@ def load_cohort(kind: str, data_dir: str | Path | None = None, image_dir: str | 
     (:func:`semi_real_cohort` of the public clinical CSV) or ``"dfu_images"`` (:func:`load_image_cohort`,
     needing the non-public PNGs in ``image_dir`` or ``$DFU_IMAGE_DIR``).
 
-    ``data_dir`` defaults to ``$DFU_DATA_DIR``. For the public files the lenient policies are used and
+    ``data_dir`` defaults to ``$DFU_DATA_DIR``, else the public files downloaded into the user's cache
+    (:func:`data_dir_from`). For the public files the lenient policies are used and
     reported in ``params["report"]``: duplicated visits keep their first row; boxes of visits absent from the
     clinical CSV are dropped. ``on_missing`` and ``window16`` (``"dfu_images"`` only): see
     :func:`load_image_cohort`. Raises :class:`DFUDataError` saying how to point to missing data.
@@ -741,7 +740,7 @@ def load_cohort(kind: str, data_dir: str | Path | None = None, image_dir: str | 
     _check_choice("kind", kind, KINDS)
     if kind == "synthetic":
         return make_synthetic_cohort(image_size=image_size, seed=seed)
-    folder = data_dir_from(data_dir)
+    folder = data_dir_from(data_dir, require=(CLINICAL_CSV,) if kind == "semi_real" else (CLINICAL_CSV, BOXES_CSV))
     if kind == "semi_real":
         return semi_real_cohort(folder / CLINICAL_CSV, draws_per_visit=draws_per_visit, image_size=image_size,
                                 seed=seed, on_duplicate="first")

@@ -1,8 +1,12 @@
 """Metrics from pooled out-of-fold predictions, per image row and per visit, with scikit-learn's implementations.
 
 The predictions table (one row per image row and repeat; see :func:`fusionlib.runner.run_arm`) has columns
-``repeat, fold, visit, patient, y, p_I, p_P, p_R``. Per-visit predictions average the probabilities of a
-visit's image rows. The primary metric is quadratic-weighted Cohen's κ, as in the report.
+``repeat, fold, visit, patient, y, p_I, p_P, p_R`` and, for an arm with an RF input, ``rf_I, rf_P, rf_R``.
+Per-visit predictions average the probabilities of a visit's image rows. The primary metric is
+quadratic-weighted Cohen's κ, as in the report.
+
+Where the table has the RF input, three more metrics say how much the prediction copies it
+(:func:`rf_agreement_metrics`): ``rf_agreement``, ``kappa_quadratic_rf`` and ``kappa_quadratic_minus_rf``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix,
 from .cohort import CLASSES
 
 PROBA = ["p_I", "p_P", "p_R"]
+#: The RF input of a row (what the metadata branch of a head received; NaN for the image-only arm).
+RF = ["rf_I", "rf_P", "rf_R"]
 METRICS = ("kappa_quadratic", "kappa_unweighted", "accuracy", "macro_f1", "f1_I", "f1_P", "f1_R")
+AGREEMENT_METRICS = ("rf_agreement", "kappa_quadratic_rf", "kappa_quadratic_minus_rf")
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -49,6 +56,27 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     return out
 
 
+def rf_agreement_metrics(y_true: np.ndarray, proba: np.ndarray, rf: np.ndarray,
+                         kappa_quadratic: float | None = None) -> dict[str, float]:
+    """How much predictions copy their RF input, for labels ``(n,)``, probabilities ``(n, 3)`` and the RF input
+    ``(n, 3)`` of the same rows (rows need not sum to 1; prediction = argmax, ties to the first class):
+
+    * ``rf_agreement`` — share of rows whose predicted class equals the RF input's argmax (1.0: the head
+      predicts exactly what the RF alone would);
+    * ``kappa_quadratic_rf`` — quadratic κ of the RF alone (its argmax) on these rows;
+    * ``kappa_quadratic_minus_rf`` — the predictions' quadratic κ minus that (``kappa_quadratic``: the
+      predictions' κ when already computed, e.g. by :func:`classification_metrics`; else computed here).
+    """
+    y_pred = np.asarray(proba).argmax(axis=1)
+    rf_pred = np.asarray(rf).argmax(axis=1)
+    labels = [0, 1, 2]
+    if kappa_quadratic is None:
+        kappa_quadratic = float(np.nan_to_num(cohen_kappa_score(y_true, y_pred, labels=labels, weights="quadratic")))
+    k_rf = float(np.nan_to_num(cohen_kappa_score(y_true, rf_pred, labels=labels, weights="quadratic")))
+    return {"rf_agreement": float(np.mean(y_pred == rf_pred)), "kappa_quadratic_rf": k_rf,
+            "kappa_quadratic_minus_rf": kappa_quadratic - k_rf}
+
+
 def kappa_columns(y_true: np.ndarray, pred: np.ndarray, weights: str | None = "quadratic",
                   n_classes: int = 3) -> np.ndarray:
     """Cohen's κ of integer labels ``(n,)`` against each column of integer predictions ``(n, H)``, ``(H,)`` —
@@ -74,9 +102,11 @@ def quadratic_kappa_columns(y_true: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def per_visit(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Average the probabilities of each visit's image rows, per repeat; one row per (repeat, visit)."""
+    """Average the probabilities (and the RF input, where present) of each visit's image rows, per repeat; one
+    row per (repeat, visit)."""
     keys = [c for c in ("split", "repeat", "fold", "visit", "patient", "y") if c in predictions.columns]
-    return predictions.groupby(keys, as_index=False, sort=True)[PROBA].mean()
+    cols = PROBA + [c for c in RF if c in predictions.columns]
+    return predictions.groupby(keys, as_index=False, sort=True)[cols].mean()
 
 
 def confusion(predictions: pd.DataFrame) -> np.ndarray:
@@ -86,7 +116,8 @@ def confusion(predictions: pd.DataFrame) -> np.ndarray:
 
 def tidy_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
     """Metrics per repeat, per fold and pooled over the folds of a repeat (``fold = "pooled"``), at
-    ``level`` ``"row"`` and ``"visit"``; columns ``split, repeat, fold, level, metric, value``."""
+    ``level`` ``"row"`` and ``"visit"``; columns ``split, repeat, fold, level, metric, value``. :data:`METRICS`
+    always; :data:`AGREEMENT_METRICS` too for the rows that have an RF input (no NaN in ``rf_I/P/R``)."""
     if "split" not in predictions.columns:
         predictions = predictions.assign(split="val")
     rows = []
@@ -96,7 +127,11 @@ def tidy_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
             if split == "val":
                 parts.append(("pooled", rep))
             for fold, g in parts:
-                for metric, value in classification_metrics(g["y"].to_numpy(), g[PROBA].to_numpy()).items():
+                y, proba = g["y"].to_numpy(), g[PROBA].to_numpy()
+                values = classification_metrics(y, proba)
+                if set(RF) <= set(g.columns) and len(g) and g[RF].notna().all(axis=None):
+                    values.update(rf_agreement_metrics(y, proba, g[RF].to_numpy(), values["kappa_quadratic"]))
+                for metric, value in values.items():
                     rows.append((split, int(repeat), fold, level, metric, value))
     return pd.DataFrame(rows, columns=["split", "repeat", "fold", "level", "metric", "value"])
 

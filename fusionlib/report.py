@@ -35,3 +35,21 @@ def reference_text(head: str) -> str:
         lo, hi = EXPECTED[head]
         return f"{lo:.2f}–{hi:.2f} (expected)"
     return ""
+
+
+# --- Issue 10 item 3, "the fusion copies the RF": the history's 3-fold fusion run, as data ---------------------
+# (kept as a block of its own; read by fusionlib.agreement and the real-data page)
+
+#: The original code base's recorded 3-fold fusion run beside the metadata arm (= the RF alone: softmax of the RF
+#: vector, zero trainable weights) on the same seeded patient split, quadratic κ per fold (folds 1, 2, 3), from
+#: ``file`` at ``commit`` of github.com/rezabasiri/DFUMultiClassification: "Test 5: Fusion @ 100% (uniform, no
+#: augmentation)", 128 px, CV=3, column "Final" (``fusion_lines``), and the Phase 3 sampling table, row
+#: "random" (``metadata_lines``).
+HISTORY_FUSION_3FOLD = {
+    "commit": "a777d94",
+    "file": "agent_communication/fusion_fix/archived_intermediate_files/INVESTIGATION_LOG.md",
+    "fusion": (0.0206, 0.0766, 0.1753),
+    "fusion_lines": "317-319",
+    "metadata_only": (0.0136, 0.0670, 0.1884),
+    "metadata_lines": "442",
+}

@@ -69,7 +69,9 @@ CNN_KEYS = ("epochs", "patience", "width")
 class ArmSettings:
     """Everything that defines one arm.
 
-    ``head``: one of :data:`HEADS`. ``decomposition`` / ``source``: the RF switches (:mod:`fusionlib.rf`).
+    ``head``: one of :data:`HEADS`. ``decomposition`` / ``source`` / ``forest``: the RF switches
+    (:mod:`fusionlib.rf`; ``forest="original"``: the original's forest, fit on visits repeated per image row
+    and oversampled).
     ``image``: ``"frozen"`` (the fold's image CNN, trained once), ``"joint"`` (CNN trained end to end with the
     head) or ``"chance"`` (the frozen image probabilities permuted across rows: a thermal branch at chance).
     ``select_on``: the checkpoint rule (``"stop_loss"``, or ``"train_kappa"``: a training metric).
@@ -83,6 +85,7 @@ class ArmSettings:
     head: str = "metadata_only"
     decomposition: str = "ordinal"
     source: str = "oof_grouped"
+    forest: str = "project"
     image: str = "frozen"
     select_on: str = "stop_loss"
     inference: str = "moving"
@@ -108,7 +111,7 @@ class ArmSettings:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
         s = cls(**{k: v for k, v in d.items()})
         for key, allowed in (("head", HEADS), ("decomposition", rf_mod.DECOMPOSITIONS),
-                             ("source", rf_mod.SOURCES), ("image", IMAGE_MODES), ("select_on", SELECT_ON),
+                             ("source", rf_mod.SOURCES), ("forest", rf_mod.FORESTS), ("image", IMAGE_MODES), ("select_on", SELECT_ON),
                              ("inference", INFERENCE), ("rf_join", RF_JOINS)):
             if getattr(s, key) not in allowed:
                 raise ValueError(f"{key}={getattr(s, key)!r}: use one of {allowed}")
@@ -133,7 +136,8 @@ class ArmSettings:
             return self.name
         if self.head == "image_only":
             return "image_only"
-        extra = [f"{k}={getattr(self, k)}" for k in ("image", "select_on", "inference", "rf_join", "init_seed")
+        extra = [f"{k}={getattr(self, k)}" for k in ("forest", "image", "select_on", "inference", "rf_join",
+                                                      "init_seed")
                  if getattr(self, k) != getattr(ArmSettings, k)]
         return "|".join([self.head, self.decomposition, self.source, *extra])
 
@@ -190,15 +194,18 @@ class _Data:
 def _rf_visit(data: _Data, fold: Fold, decomposition: str, source: str, s: ArmSettings) -> np.ndarray:
     """RF probabilities for every visit of the fold's train and val sets, ``(n_visits, 3)`` (NaN elsewhere);
     cached on disk by the features' content, the fold and the forest settings."""
+    original = {} if s.forest == "project" else {
+        "forest": s.forest, "repeats": np.bincount(data.img_visit, minlength=len(data.y_visit))}
+
     def compute():
         p_train, p_val = rf_mod.fold_probabilities(data.X, data.y_visit, data.groups, fold.train, fold.val, source,
-                                                   decomposition, seed=s.seed, n_estimators=s.rf_trees)
+                                                   decomposition, seed=s.seed, n_estimators=s.rf_trees, **original)
         out = np.full((len(data.y_visit), 3), np.nan)
         out[fold.train], out[fold.val] = p_train, p_val
         return {"p": out}
 
     key = content_key(data.x_key, fold.train, fold.val, decomposition, source, s.seed, s.rf_trees,
-                      source_hash("rf", "features"))
+                      source_hash("rf", "features"), *original.values())
     return cached("rf", key, compute)["p"]
 
 
@@ -240,7 +247,7 @@ def _head_key(s: ArmSettings) -> str:
 
 def _context(s: ArmSettings) -> str:
     return json.dumps({"cohort": s.cohort, "n_splits": s.n_splits, "n_repeats": s.n_repeats, "seed": s.seed,
-                       "include_temperatures": s.include_temperatures, "rf_trees": s.rf_trees,
+                       "include_temperatures": s.include_temperatures, "rf_trees": s.rf_trees, "forest": s.forest,
                        "cnn": {k: v for k, v in s.train.items() if k in CNN_KEYS}}, sort_keys=True)
 
 

@@ -104,19 +104,46 @@ def arm_tasks(scale: str) -> list[Task]:
     return tasks
 
 
-def plan(scale: str) -> list[Task]:
+#: The pages that read the public DFU files; each gets :func:`real_data_parameters` from the plan.
+REAL_DATA_PAGES = ("realdata",)
+
+
+def real_data_parameters(data) -> dict:
+    """The papermill parameters of a real-data page from a :class:`fusionlib.datasets.DataStatus`: the folder
+    the study resolved (``data_dir``), or why there is none (``data_unavailable``), and the files' content hash
+    (``data_sha256``: the page re-runs when the files change)."""
+    return {"data_dir": str(data.folder) if data.available else "", "data_unavailable": data.reason,
+            "data_sha256": data.fingerprint()}
+
+
+def _data_without_download():
+    """Where the public files are without downloading anything (for listing a plan): a folder you gave, or a
+    complete cache; otherwise the reason."""
+    from . import datasets
+    from .dfu import DFUDataError
+
+    try:
+        return datasets.locate(download=False)
+    except DFUDataError as e:
+        return datasets.DataStatus(None, "", str(e))
+
+
+def plan(scale: str, data=None) -> list[Task]:
     """Every task of the book at ``scale``: the cohort page, the experiments, the arm pages, the analysis
-    pages, the real-data chapter and the appendix (which reads every task's time and memory)."""
+    pages, the real-data chapter and the appendix (which reads every task's time and memory).
+
+    ``data``: where the public DFU files are (:func:`fusionlib.datasets.status`), passed to the real-data pages;
+    ``None`` looks without downloading (:func:`run_study` resolves it, downloading when needed)."""
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r}: use one of {list(SCALES)}")
+    data = _data_without_download() if data is None else data
     cohort = Task("cohort", "cohort.ipynb", {"cohort": json.dumps(SCALES[scale]["common"]["cohort"]),
                                              "scale": scale}, "page")
     exps = experiment_tasks(scale)
     arms = arm_tasks(scale)
     pages = [Task(name, template, {"scale": scale}, "page", [f"exp-{e}" for e in reads])
              for name, template, reads in PAGES]
-    realdata = Task("realdata", "realdata.ipynb", {"scale": scale, "data_dir": os.environ.get("DFU_DATA_DIR", "")},
-                    "page")
+    realdata = Task("realdata", "realdata.ipynb", {"scale": scale, **real_data_parameters(data)}, "page")
     before = [t.name for t in [cohort, *exps, *arms, *pages, realdata]]
     appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
                     inputs=["benchmarks/benchmark.md"])
@@ -124,7 +151,7 @@ def plan(scale: str) -> list[Task]:
 
 
 #: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
-PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py")
+PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py")
 
 
 def code_hash(exclude: tuple = ()) -> str:
@@ -341,7 +368,16 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     peaks = state.setdefault("peak_rss_mib", {})
     code = code_hash()
     compute_code = code_hash(PRESENTATION)   # what an experiment's numbers depend on
-    tasks = plan(scale) if tasks is None else list(tasks)
+    if tasks is None:
+        tasks = plan(scale)
+        if any(t.name in REAL_DATA_PAGES for t in tasks if not only or t.name in only):
+            from . import datasets
+
+            data = datasets.status()          # downloads into the user's cache when needed
+            log(data.line)
+            tasks = plan(scale, data)
+    else:
+        tasks = list(tasks)
     if only:
         tasks = [t for t in tasks if t.name in only]
     report = StudyReport()
@@ -471,8 +507,14 @@ def main(argv: list[str] | None = None) -> int:
         for t in tasks if tasks is not None else plan(a.scale):
             print(t.name)
         return 0
-    report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
-                       notebooks_dir=notebooks, jobs=a.jobs)
+    from .dfu import DFUDataError
+
+    try:
+        report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
+                           notebooks_dir=notebooks, jobs=a.jobs)
+    except DFUDataError as e:                 # a data folder you gave lacks a file: nothing was run
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     if report.failed:
         return 1
     if a.build:

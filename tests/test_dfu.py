@@ -285,16 +285,17 @@ def test_a_cohort_too_small_for_the_folds_fails_clearly(tmp_path):
 def test_load_cohort_kinds_and_how_to_point_to_the_data(layout, monkeypatch, tmp_path):
     monkeypatch.delenv(dfu.DATA_ENV, raising=False)
     monkeypatch.delenv(dfu.IMAGE_ENV, raising=False)
-    with pytest.raises(dfu.DFUDataError, match="no DFU data folder given: pass data_dir=.*DFU_DATA_DIR"):
-        dfu.load_cohort("semi_real")
+    with pytest.raises(dfu.DFUDataError, match="could not download DataMaster.*127.0.0.1.*DFU_DATA_DIR"):
+        dfu.load_cohort("semi_real")                              # no folder given: the download (offline) fails
     with pytest.raises(dfu.DFUDataError, match=f"{tmp_path.name}: DataMaster_Processed_V12_WithMissing.csv not found"):
         dfu.load_cohort("semi_real", data_dir=tmp_path)
     with pytest.raises(ValueError, match="kind='real'"):
         dfu.load_cohort("real")
     monkeypatch.setenv(dfu.DATA_ENV, str(layout["clinical"].parent))
-    c = dfu.load_cohort("semi_real", draws_per_visit=1, image_size=8)
+    with pytest.warns(UserWarning, match="sha256 .* differs from the pinned public file"):   # a test layout
+        c = dfu.load_cohort("semi_real", draws_per_visit=1, image_size=8)
     assert c.params["kind"] == "semi_real" and len(c.images) == len(visit_rows())
-    with pytest.raises(dfu.DFUDataError, match="needs the thermal PNGs.*DFU_IMAGE_DIR"):
+    with pytest.raises(dfu.DFUDataError, match="needs the thermal PNGs.*DFU_IMAGE_DIR"), pytest.warns(UserWarning):
         dfu.load_cohort("dfu_images")
     assert dfu.load_cohort("synthetic", image_size=8).params["kind"] == "synthetic"
 
