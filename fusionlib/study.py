@@ -125,8 +125,10 @@ def plan(scale: str) -> list[Task]:
     return [cohort, *exps, *arms, *pages, metadata, realdata, appendix]
 
 
-#: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
-PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py")
+#: Modules the experiments do not use (they present results, or serve only pages): a change to them re-runs
+#: the pages, not the (costly) experiments.
+PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py", "metadata.py",
+                "metadata_tables.py")
 
 
 def code_hash(exclude: tuple = ()) -> str:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from fusionlib import metadata as md
+from fusionlib import metadata_tables as mt
 from fusionlib.features import labels
 from fusionlib.rf import MetadataForest
 from fusionlib.splits import patient_folds
@@ -13,7 +14,7 @@ from fusionlib.splits import patient_folds
 from conftest import REAL_CSV, needs_real_csv
 
 EXUDATE = "Exudate Appearance (Serous:1,Haemoserous,Bloody,Thick:4)"
-FAST = {"n_estimators": 10}
+FAST = {"n_estimators": 5}
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +173,7 @@ def test_the_choice_does_not_move_when_the_reporting_labels_change(visits, monke
     other = visits.copy()
     other.loc[val, "Healing Phase Abs"] = np.roll(other.loc[val, "Healing Phase Abs"].to_numpy(), 1)
     assert (labels(other)[val] != y[val]).any()
-    configs = [md.REPORT, md.MetadataConfig("hgb", "indicators"), md.MetadataConfig("logistic", "missing_level")]
+    configs = [md.REPORT, md.MetadataConfig("hgb", "fill"), md.MetadataConfig("logistic", "fill")]
     a = md.nested_cv(visits, configs, folds=folds, inner_splits=3, **FAST)
     b = md.nested_cv(other, configs, folds=folds, inner_splits=3, **FAST)
     ia, ib = (r.inner[r.inner["fold"] == 0].reset_index(drop=True) for r in (a, b))
@@ -192,14 +193,14 @@ def test_nested_result_tables_and_the_same_folds_as_the_runner(visits, tiny_coho
     runner_folds = _Data(tiny_cohort, ArmSettings.from_dict({"n_splits": 3, "n_repeats": 1})).folds
     for f, g in zip(res.folds, runner_folds):
         assert np.array_equal(f.train, g.train) and np.array_equal(f.val, g.val)
-    table = md.candidate_table(res)
+    table = mt.candidate_table(res)
     assert table["chosen in folds"].sum() == 3
     with pytest.raises(ValueError, match="inner_splits=1"):
         md.nested_cv(visits, [md.REPORT], inner_splits=1)
 
 
 def test_cached_and_parallel_results_are_bit_identical(visits, tmp_path, monkeypatch):
-    configs = [md.REPORT, md.MetadataConfig("rf3", "indicators")]
+    configs = [md.MetadataConfig("rf3", "indicators")]
     monkeypatch.setenv("FUSIONLIB_CACHE", str(tmp_path))
     a = md.nested_cv(visits, configs, n_splits=3, n_repeats=1, inner_splits=2, **FAST)
     b = md.nested_cv(visits, configs, n_splits=3, n_repeats=1, inner_splits=2, **FAST)     # from the cache
@@ -246,7 +247,7 @@ def test_bootstrap_kappa_estimate_is_the_pooled_kappa_and_its_interval_covers_it
 
     per_repeat = [cohen_kappa_score(g["y"], g[md.PROBA].to_numpy().argmax(1), weights="quadratic")
                   for _, g in pred.groupby("repeat")]
-    est, low, high = md.bootstrap_kappa(pred, "quadratic", n_boot=200)
+    est, low, high = mt.bootstrap_kappa(pred, "quadratic", n_boot=200)
     assert est == pytest.approx(np.mean(per_repeat), abs=1e-12)
     assert low < est < high
 
@@ -254,15 +255,19 @@ def test_bootstrap_kappa_estimate_is_the_pooled_kappa_and_its_interval_covers_it
 def test_ablation_rows_pair_each_choice_and_mark_the_leaks(visits):
     configs = [md.REPORT, md.MetadataConfig("rf3_balanced", "missing_level")]
     res = md.nested_cv(visits, configs, n_splits=3, n_repeats=1, inner_splits=2, **FAST)
-    table = md.ablation(visits, res, n_boot=50)
+    table = mt.ablation(visits, res, n_boot=20)
     assert not table["leak"].any()                              # leaks only when named
-    table = md.ablation(visits, res, n_boot=50, allow_leak=tuple(md.LEAKS))
+    table = mt.ablation(visits, res, n_boot=20, allow_leak=tuple(md.LEAKS))
     assert table["leak"].sum() == 2 and (table.loc[table["leak"], "factor"] == "LEAK").all()
     assert table.loc[0, "arm"] == md.BEST_LABEL
     row = table[table["change"] == "+ temperature columns"].iloc[0]
     assert row["Δκ quad"] == pytest.approx(row["κ quad"] - row["ref κ quad"])
-    fig = md.ablation_figure(table)
+    fig = mt.ablation_figure(table)
     assert len(fig.axes) == 2
+    text = mt.reading_text(res, table)
+    assert f"of the {len(res.choices)} outer folds" in text and all(c in text for c in md.LEAK_CHANGES.values())
+    refs = mt.reference_table(mt.headline(res, 20), table)
+    assert refs["kind"].str.contains("FILTERED").sum() == 2 and refs["kind"].str.contains("a leak").sum() == 2
 
 
 @needs_real_csv
@@ -296,15 +301,24 @@ def test_the_bar_pairs_every_fusion_with_the_new_bar_and_the_reports_arm(visits)
 
     res = md.nested_cv(visits, [md.REPORT, md.MetadataConfig("rf3_balanced", "missing_level")], n_splits=3,
                        n_repeats=2, inner_splits=2, **FAST)
-    bar = md.as_arm_result(res.nested, md.BEST_LABEL, 3, 2)
-    report = md.as_arm_result(res.candidates[md.REPORT.label], "metadata_only|ordinal|oof_grouped", 3, 2)
-    fusion = md.as_arm_result(res.candidates["rf3_balanced | missing_level | no temperatures"], "stacking|x", 3, 2)
+    bar = mt.as_arm_result(res.nested, md.BEST_LABEL, 3, 2)
+    report = mt.as_arm_result(res.candidates[md.REPORT.label], "metadata_only|ordinal|oof_grouped", 3, 2)
+    fusion = mt.as_arm_result(res.candidates["rf3_balanced | missing_level | no temperatures"], "stacking|x", 3, 2)
     fusion = _replace(fusion, settings=_replace(fusion.settings, head="stacking"))
     by_label = {"stacking|x": fusion, md.BEST_LABEL: bar, "metadata_only|ordinal|oof_grouped": report}
-    pairs = md.bar_pairs(by_label)
+    pairs = mt.bar_pairs(by_label)
     assert pairs == [("stacking|x", md.BEST_LABEL), ("stacking|x", "metadata_only|ordinal|oof_grouped")]
     table = analysis.comparison_table(by_label, pairs, n_boot=50)
-    assert table.loc[0, "ref κ quad"] == pytest.approx(md.bootstrap_kappa(res.nested, n_boot=0)[0])
+    assert table.loc[0, "ref κ quad"] == pytest.approx(mt.bootstrap_kappa(res.nested, n_boot=0)[0])
     assert table.loc[1, "ref κ quad"] == pytest.approx(analysis.kappa(report))
-    only_some = md.as_arm_result(res.nested, md.BEST_LABEL, 3, 2, visits=np.arange(10))
+    only_some = mt.as_arm_result(res.nested, md.BEST_LABEL, 3, 2, visits=np.arange(10))
     assert set(only_some.predictions["visit"]) == set(range(10))
+
+
+def test_prediction_shares_sum_to_one_and_match_the_true_labels_row(visits):
+    res = md.nested_cv(visits, [md.REPORT, md.MetadataConfig("rf3", "fill")], n_splits=3, n_repeats=1,
+                       inner_splits=2, **FAST)
+    shares = mt.prediction_shares(res)
+    assert shares["arm"].iloc[0] == "true labels" and md.BEST_LABEL in set(shares["arm"])
+    assert np.allclose(shares.filter(like="share").sum(axis=1), 1)
+    assert shares.iloc[0]["share R"] == pytest.approx(np.mean(labels(visits) == 2))
