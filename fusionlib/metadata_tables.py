@@ -223,7 +223,7 @@ def ablation_figure(table: pd.DataFrame):
         err = np.vstack([est - part["_low Δquad"].to_numpy(), part["_high Δquad"].to_numpy() - est])
         a.errorbar(est, y, xerr=err, fmt="o", color=colour, capsize=3, ms=4)
         a.axvline(0, color="black", lw=0.8)
-        names = [c if f == "LEAK" else f"{f.replace(' (from the ', ' (').replace(')', '')}: {c}"
+        names = [c if f == "LEAK" else f"{f.replace(' (from the ', ', from the ').removesuffix(')')}: {c}"
                  for f, c in zip(part["factor"], part["change"])]
         a.set_yticks(y, names, fontsize=8)
         a.set_ylim(-0.7, len(part) - 0.3)
