@@ -105,7 +105,7 @@ def arm_tasks(scale: str) -> list[Task]:
 
 
 #: The pages that read the public DFU files; each gets :func:`real_data_parameters` from the plan.
-REAL_DATA_PAGES = ("realdata",)
+REAL_DATA_PAGES = ("metadata", "realdata")
 
 
 def real_data_parameters(data) -> dict:
@@ -130,7 +130,7 @@ def _data_without_download():
 
 def plan(scale: str, data=None) -> list[Task]:
     """Every task of the book at ``scale``: the cohort page, the experiments, the arm pages, the analysis
-    pages, the real-data chapter and the appendix (which reads every task's time and memory).
+    pages, the metadata chapter, the real-data chapter and the appendix (which reads every task's time and memory).
 
     ``data``: where the public DFU files are (:func:`fusionlib.datasets.status`), passed to the real-data pages;
     ``None`` looks without downloading (:func:`run_study` resolves it, downloading when needed)."""
@@ -143,15 +143,20 @@ def plan(scale: str, data=None) -> list[Task]:
     arms = arm_tasks(scale)
     pages = [Task(name, template, {"scale": scale}, "page", [f"exp-{e}" for e in reads])
              for name, template, reads in PAGES]
-    realdata = Task("realdata", "realdata.ipynb", {"scale": scale, **real_data_parameters(data)}, "page")
-    before = [t.name for t in [cohort, *exps, *arms, *pages, realdata]]
+    real = {"scale": scale, **real_data_parameters(data)}
+    metadata = Task("metadata", "metadata.ipynb", dict(real), "page")
+    # the real-data page's bar is the metadata chapter's arm (same folds): run after it, to reuse its cache
+    realdata = Task("realdata", "realdata.ipynb", dict(real), "page", ["metadata"])
+    before = [t.name for t in [cohort, *exps, *arms, *pages, metadata, realdata]]
     appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
                     inputs=["benchmarks/benchmark.md"])
-    return [cohort, *exps, *arms, *pages, realdata, appendix]
+    return [cohort, *exps, *arms, *pages, metadata, realdata, appendix]
 
 
-#: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
-PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py")
+#: Modules the experiments do not use (they present results, or serve only pages): a change to them re-runs
+#: the pages, not the (costly) experiments.
+PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py",
+                "metadata.py", "metadata_tables.py")
 
 
 def code_hash(exclude: tuple = ()) -> str:
