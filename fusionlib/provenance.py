@@ -83,6 +83,20 @@ def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str]:
     return {"cpu_model": model or platform.processor() or platform.machine() or "unknown", "cpu_isa": isa}
 
 
+#: The instruction-set extensions that name a distinct oneDNN code path (the short form pages show).
+ISA_KEY = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def isa_summary(isa: str) -> str:
+    """The :data:`ISA_KEY` extensions of a ``cpu_isa`` string, in that order (``"avx2 avx512f ..."``);
+    ``"none of avx2/avx512/amx"`` where there are none, the input where it is ``unknown``/``not recorded``."""
+    flags = set(isa.split())
+    if isa in ("unknown", "not recorded") or not flags:
+        return isa
+    key = [f for f in ISA_KEY if f in flags]
+    return " ".join(key) if key else "none of avx2/avx512/amx"
+
+
 def numeric_env() -> dict[str, str]:
     """The :data:`NUMERIC_ENV` variables that are set, with their values."""
     return {k: os.environ[k] for k in NUMERIC_ENV if k in os.environ}
@@ -146,8 +160,8 @@ def page_footer(template: str, parameters: dict, state: dict[str, str], download
 
 def results_table(generated: str | Path):
     """One row per result folder under ``<generated>/results`` (an experiment, or an arm page that ran its
-    arm): how many arms, and the commit, tree state, device, CPU, instruction sets and lock recorded in their
-    ``info.json`` (distinct values joined by " / "). A pandas DataFrame indexed by the folder name."""
+    arm): how many arms, and the commit, tree state, device, CPU, instruction sets (:func:`isa_summary`) and
+    lock recorded in their ``info.json`` (distinct values joined by " / "). A DataFrame indexed by folder."""
     import pandas as pd
 
     results = Path(generated) / "results"
@@ -164,6 +178,8 @@ def results_table(generated: str | Path):
             values = sorted({str(e.get(k, "not recorded")) for e in envs})
             if k == "commit":
                 values = [v[:12] for v in values]
+            elif k == "cpu_isa":
+                values = sorted({isa_summary(v) for v in values})
             row[k] = " / ".join(values)
         rows[task.name] = row
     return pd.DataFrame.from_dict(rows, orient="index", columns=["arms", *keys])

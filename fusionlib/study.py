@@ -130,7 +130,8 @@ def plan(scale: str) -> list[Task]:
 
 
 #: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
-PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py")
+PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py",
+                "console.py", "pin.py", "provenance.py", "publish.py")   # progress, pins, records, building
 
 
 def code_hash(exclude: tuple = (), lock: Path | None = None) -> str:

@@ -134,3 +134,21 @@ def test_retitle_replaces_an_earlier_footer(tmp_path):
     study._retitle(path, "New", "*two*")
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == "# New" and cells[-1].source == "*two*" and len(cells) == 3
+
+
+def test_the_results_table_shows_each_result_folders_commit_and_machine(tmp_path):
+    res = tmp_path / "results"
+    env = {"commit": "d" * 40, "tree": "clean", "device": "CPU", "cpu_model": "AMD EPYC", "lock": "lock-cpu.txt x",
+           "cpu_isa": "avx avx2 avx512f avx512bw avx512_vnni fma"}
+    for folder, e in (("exp-report/a", env), ("exp-report/b", {**env, "tree": "dirty"}), ("image_only", env)):
+        (res / folder).mkdir(parents=True)
+        (res / folder / "info.json").write_text(json.dumps({"environment": e}))
+    (res / "exp-old" / "a").mkdir(parents=True)
+    (res / "exp-old" / "a" / "info.json").write_text(json.dumps({"environment": {"device": "CPU"}}))
+    table = provenance.results_table(tmp_path)
+    assert list(table.index) == ["exp-old", "exp-report", "image_only"]
+    assert table.loc["exp-report", "arms"] == 2 and table.loc["exp-report", "tree"] == "clean / dirty"
+    assert table.loc["exp-report", "commit"] == "d" * 12
+    assert table.loc["image_only", "cpu_isa"] == "avx2 avx512f avx512_vnni"
+    assert table.loc["exp-old", "commit"] == "not recorded"
+    assert provenance.isa_summary("sse4_2 avx") == "none of avx2/avx512/amx"
