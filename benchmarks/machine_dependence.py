@@ -3,6 +3,8 @@ between machines (oneDNN kernels on/off, the intra-op thread count) and compare 
 
     python -m benchmarks.machine_dependence --out _build/machdep                  # every setting below
     python -m benchmarks.machine_dependence --out _build/machdep --compare-only   # re-read and compare
+    python -m benchmarks.machine_dependence --out _build/machdep-mid --preset mid \
+        --settings "onednn=1 threads=default" "onednn=1 threads=1" "onednn=0 threads=default"
 
 Each setting runs ``experiment_arms(--experiment, --scale)`` in its own Python process with its own empty
 content cache (``FUSIONLIB_CACHE``; the cache key does not include these settings, so a shared cache would hand
@@ -39,11 +41,16 @@ SETTINGS = [
 PROBA = ["p_I", "p_P", "p_R"]
 
 _RUN = """
-import sys
+import json, sys
 from fusionlib.experiments import experiment_arms
 from fusionlib.runner import run_arms
-run_arms(experiment_arms(sys.argv[1], sys.argv[2]), progress=False, out_dir=sys.argv[3])
+arms = json.loads(sys.argv[1]) if sys.argv[1].startswith("[") else experiment_arms(sys.argv[1], sys.argv[2])
+run_arms(arms, progress=False, out_dir=sys.argv[3])
 """
+#: ``--preset mid``: the default scale's cohort, CNN and training (early stopping over up to 30 epochs), four of
+#: the report's arms under its conditions, one repeat of 5 folds: closer to the book than the smoke scale.
+MID = [{"head": h, "decomposition": "ordinal_original", "source": "in_sample", "n_splits": 5, "n_repeats": 1}
+       for h in ("image_only", "metadata_only", "baseline", "fix23")]
 
 
 def _slug(name: str) -> str:
@@ -51,6 +58,7 @@ def _slug(name: str) -> str:
 
 
 def run_setting(name: str, env: dict, out: Path, experiment: str, scale: str) -> float:
+    """(``experiment`` may be a JSON list of arm settings instead of an experiment's name.)"""
     """Run the experiment under ``env`` into ``out/<slug>/results``; returns the wall time in seconds."""
     folder = out / _slug(name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experiment", default="report")
     ap.add_argument("--scale", default="smoke")
     ap.add_argument("--settings", nargs="*", help="names from SETTINGS (default: all)")
+    ap.add_argument("--preset", choices=["mid"], help="run the MID arms instead of --experiment at --scale")
     ap.add_argument("--compare-only", action="store_true")
     a = ap.parse_args(argv)
+    if a.preset == "mid":
+        a.experiment = json.dumps(MID)
     chosen = [s for s in SETTINGS if not a.settings or s[0] in a.settings]
     if not a.compare_only:
         for name, env in chosen:
