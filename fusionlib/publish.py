@@ -30,14 +30,17 @@ def _jupyter_book() -> str:
     return str(exe) if exe.exists() else "jupyter-book"
 
 
-def run_jupyter_book(root: str | Path, args: list[str], log_name: str, tail: int = 40) -> int:
-    """``jupyter-book build <root> <args>`` with its standard output in ``<root>/_build/logs/<log_name>``;
-    returns the exit status and prints the log's last ``tail`` lines when it is not 0."""
+def run_jupyter_book(root: str | Path, args: list[str], log_name: str, tail: int = 40,
+                     stderr_to_log: bool = False) -> int:
+    """``jupyter-book build <root> <args>`` with its standard output (and with ``stderr_to_log`` its standard
+    error: LaTeX's tools write progress there) in ``<root>/_build/logs/<log_name>``; returns the exit status
+    and prints the log's last ``tail`` lines when it is not 0."""
     root = Path(root).resolve()
     log_path = root / LOG_DIR / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
-        rc = subprocess.call([_jupyter_book(), "build", str(root), *args], stdout=log)
+        rc = subprocess.call([_jupyter_book(), "build", str(root), *args], stdout=log,
+                             stderr=subprocess.STDOUT if stderr_to_log else None)
     if rc != 0:
         lines = log_path.read_text(errors="replace").splitlines()
         print(f"jupyter-book build {' '.join(args)} failed (exit {rc}); the end of {log_path}:", file=sys.stderr)
@@ -66,7 +69,8 @@ def build_pdf(root: str | Path) -> int:
               "packages", file=sys.stderr)
         return 1
     root = Path(root).resolve()
-    rc = run_jupyter_book(root, ["--builder", "pdflatex", "-n", "--keep-going"], "pdf.log")
+    rc = run_jupyter_book(root, ["--builder", "pdflatex", "-n", "--keep-going"], "pdf.log", tail=60,
+                          stderr_to_log=True)
     pdf = root / PDF_PATH
     if rc == 0 and not pdf.exists():
         print(f"the LaTeX build finished but {pdf} is missing; see {root / LOG_DIR / 'pdf.log'}", file=sys.stderr)
