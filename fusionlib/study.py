@@ -129,6 +129,10 @@ def plan(scale: str) -> list[Task]:
     return [cohort, *exps, *arms, *pages, realdata, appendix]
 
 
+#: TensorFlow intra-op threads of every kernel unless ``TF_NUM_INTRAOP_THREADS`` says otherwise: the core count
+#: of the 2-core machine the book was developed on (where it changes nothing), so that a machine with more
+#: cores reproduces its numbers (benchmarks/machine_dependence.py; the README's Determinism section).
+INTRA_OP_THREADS = 2
 #: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
 PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py",
                 "console.py", "pin.py", "provenance.py", "publish.py")   # progress, pins, records, building
@@ -401,8 +405,12 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     hashes = state.setdefault("hashes", {})
     times = state.setdefault("wall_s", {})
     peaks = state.setdefault("peak_rss_mib", {})
-    code = code_hash()
-    compute_code = code_hash(PRESENTATION)   # what an experiment's numbers depend on
+    # TensorFlow's CPU numbers depend on the intra-op thread count (one per core by default): the kernels get a
+    # fixed one, so machines with other core counts give the same numbers; it and oneDNN's switch are hashed
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(INTRA_OP_THREADS)
+    numeric = json.dumps({**provenance.numeric_env(), "TF_NUM_INTRAOP_THREADS": threads}, sort_keys=True)
+    code = code_hash() + numeric
+    compute_code = code_hash(PRESENTATION) + numeric   # what an experiment's numbers depend on
     commit = provenance.git_state()          # shown at the end of every page made now
     tasks = plan(scale) if tasks is None else list(tasks)
     if only:
@@ -461,7 +469,8 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     # it in notebooks/ (the second restores what the first had set), so it is put back when all are done
     start_dir = os.getcwd()
     # the kernels inherit the variable: they report each fold (fusionlib.console.progress)
-    with _environ(console.ENV, "1"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with _environ(console.ENV, "1"), _environ("TF_NUM_INTRAOP_THREADS", threads), \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while pending or running:
             for i, task in list(pending):
                 if len(running) >= max(1, jobs):
