@@ -15,6 +15,12 @@ For each task (an arm, or a summary page) the runner
 * records per task, in ``state.json``, the wall time (``wall_s``) and the peak resident memory of the kernel's
   process tree (``peak_rss_mib``, see :class:`PeakMemory`). A study killed at any point resumes: finished
   tasks are skipped, and whatever the killed task left in ``.staging`` is discarded, never presented.
+* ends every executed page with the notebook, parameters and commit that made it (an arm page also with
+  download links to its ``metrics.csv`` and ``predictions.csv.gz``; :func:`page_footer`);
+* prints progress only: per task, and per fold from inside an experiment's kernel (:mod:`fusionlib.console`);
+  the kernels' and TensorFlow's messages go to ``<root>/_build/logs/stderr.log``. The kernels get a fixed
+  intra-op thread count (:data:`INTRA_OP_THREADS`), and the lock file's content, the thread count and oneDNN's
+  switch are part of every task's hash.
 
 ``--plan-json FILE`` runs another list of tasks (tests use it for a plan of tiny notebooks): a JSON object
 ``{"notebooks_dir": "...", "tasks": [{"name": ..., "template": ..., "parameters": {...}}, ...]}``
