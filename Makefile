@@ -6,29 +6,75 @@ PY     := $(VENV)/bin/python
 # TensorFlow build: the CUDA one where an NVIDIA driver is present, the CPU one otherwise. Override with TF=cpu|gpu.
 TF     ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 STAMP  := $(VENV)/.installed-$(TF)
+# The locked environment (exact versions, sha256 hashes) of this TensorFlow build; `make lock` rewrites both.
+LOCK   := requirements/lock-$(TF).txt
 # Book scale: smoke (seconds per arm), default (the book on a 2-core CPU), full (the original's scale, for a GPU).
 SCALE  ?= default
 SMOKE  := _build/smoke-book
+# Book root for `make pdf` (a smoke book: `make pdf SCALE=smoke ROOT=_build/smoke-book`).
+ROOT   ?= .
+# The tools that resolve the locks: uv, from PyPI only (no local mirror or constraints file), for Linux x86-64.
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --extra test --extra book --generate-hashes \
+             --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
+             --custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: book test env clean
+.PHONY: book test env clean lock pdf pin latex-tools cff
 
-$(STAMP): pyproject.toml
+# The lock is installed as it is (--require-hashes: every package pinned and checked), then fusionlib itself
+# (editable, --no-deps). PIP_CONSTRAINT is emptied: a machine-wide constraints file must not veto the lock.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(TF),test,book]"
+	PIP_CONSTRAINT= $(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 env: $(STAMP)
 
-# Run every arm (skipping unchanged ones) with papermill into book/generated, then build _build/html.
+# Re-resolve both locks from pyproject.toml (keeps current pins where allowed; `make lock LOCK_FLAGS=--upgrade`
+# moves every package to its newest allowed version). A changed lock re-runs every task of the study.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "uv>=0.5,<1"
+	$(UV_COMPILE) --extra cpu -o requirements/lock-cpu.txt
+	$(UV_COMPILE) --extra gpu -o requirements/lock-gpu.txt
+
+# Run every arm (skipping unchanged ones) with papermill into book/generated, build _build/html, then compare
+# the results with the pinned values (tests/expected/$(SCALE).json; a difference fails with a diff).
 book: $(STAMP)
 	$(PY) -m fusionlib.study --scale $(SCALE) --build
+	$(PY) -m fusionlib.pin --scale $(SCALE)
 
-# Unit tests; a smoke-scale study and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
-test: $(STAMP)
+# Pin the current results as the expected values of $(SCALE) (commit the file with the change that moved them).
+pin: $(STAMP)
+	$(PY) -m fusionlib.pin --scale $(SCALE) --update
+
+# A PDF of the whole book (Jupyter Book's LaTeX builder, xelatex): $(ROOT)/_build/latex/book.pdf.
+pdf: $(STAMP) latex-tools
+	$(PY) -m fusionlib.study --scale $(SCALE) --root $(ROOT) --pdf
+
+# Debian's TeX Live (xelatex, latexmk, the LaTeX packages Sphinx uses, FreeFont) where xelatex is missing.
+LATEX_PACKAGES = texlive-xetex texlive-latex-extra texlive-latex-recommended texlive-fonts-recommended \
+                 texlive-plain-generic latexmk fonts-freefont-otf poppler-utils
+latex-tools:
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends $(LATEX_PACKAGES); }
+
+# CITATION.cff against the Citation File Format schema. cffconvert has a venv of its own: it pins jsonschema 3,
+# which the book's tools (jsonschema 4) cannot share.
+CFF_VENV := _build/cffconvert
+cff:
+	test -x $(CFF_VENV)/bin/cffconvert || { $(PYTHON) -m venv $(CFF_VENV) && \
+	  $(CFF_VENV)/bin/pip install --quiet "cffconvert==2.0.0"; }
+	$(CFF_VENV)/bin/cffconvert --validate -i CITATION.cff
+
+# Unit tests (CITATION.cff validated first); a smoke-scale study and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
+test: $(STAMP) cff
 	$(PY) -m pytest -q tests
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
 	rm -rf $(VENV) .pytest_cache _build book/generated

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from . import console
 from . import rf as rf_mod
 from .bundle import INFERENCE, SELECT_ON, HeadSpec, fit_bundle, head_weights, predict_bundle
 from .cohort import Cohort, CohortParams, make_synthetic_cohort
@@ -371,6 +372,9 @@ def run_arms(settings: list[dict | ArmSettings], progress: bool = True, out_dir:
     for i, s in enumerate(arms):
         contexts[_context(s)].append(i)
     results: list = [None] * len(arms)
+    # progress for the study's console (fusionlib.console: a no-op outside a study): folds done of all contexts
+    folds_total = sum(arms[idx[0]].n_splits * arms[idx[0]].n_repeats for idx in contexts.values())
+    folds_done, t_all = 0, time.perf_counter()
     for n_ctx, idx in enumerate(contexts.values(), start=1):
         group = [arms[i] for i in idx]
         t0 = time.perf_counter()
@@ -378,8 +382,12 @@ def run_arms(settings: list[dict | ArmSettings], progress: bool = True, out_dir:
         preds = defaultdict(list)
         hist = defaultdict(list)
         desc = f"{len(group)} arm(s), context {n_ctx}/{len(contexts)}"
-        for fold in tqdm(data.folds, desc=desc, disable=not progress, unit="fold"):
+        for k, fold in enumerate(tqdm(data.folds, desc=desc, disable=not progress, unit="fold"), start=1):
             _run_fold(group, data, fold, preds, hist)
+            folds_done += 1
+            console.progress(console.fold_message(n_ctx, len(contexts), len(group), k, len(data.folds),
+                                                  time.perf_counter() - t0, folds_done, folds_total,
+                                                  time.perf_counter() - t_all))
         wall = time.perf_counter() - t0
         env = environment()
         for j, (i, s) in enumerate(zip(idx, group)):

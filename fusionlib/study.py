@@ -15,6 +15,12 @@ For each task (an arm, or a summary page) the runner
 * records per task, in ``state.json``, the wall time (``wall_s``) and the peak resident memory of the kernel's
   process tree (``peak_rss_mib``, see :class:`PeakMemory`). A study killed at any point resumes: finished
   tasks are skipped, and whatever the killed task left in ``.staging`` is discarded, never presented.
+* ends every executed page with the notebook, parameters and commit that made it (an arm page also with
+  download links to its ``metrics.csv`` and ``predictions.csv.gz``; :func:`page_footer`);
+* prints progress only: per task, and per fold from inside an experiment's kernel (:mod:`fusionlib.console`);
+  the kernels' and TensorFlow's messages go to ``<root>/_build/logs/stderr.log``. The kernels get a fixed
+  intra-op thread count (:data:`INTRA_OP_THREADS`), and the lock file's content, the thread count and oneDNN's
+  switch are part of every task's hash.
 
 ``--plan-json FILE`` runs another list of tasks (tests use it for a plan of tiny notebooks): a JSON object
 ``{"notebooks_dir": "...", "tasks": [{"name": ..., "template": ..., "parameters": {...}}, ...]}``
@@ -34,18 +40,24 @@ import shutil
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .experiments import EXPERIMENTS, SCALES, experiment_arms
-from .runner import ArmSettings, condition_of, safe_name
+from . import console, provenance
+
+if __name__ == "__main__":   # python -m fusionlib.study: TensorFlow's import chatter (below) stays off the console
+    _STDERR = console.StderrFilter().start()
+
+from .experiments import EXPERIMENTS, SCALES, experiment_arms  # noqa: E402
+from .runner import ArmSettings, condition_of, safe_name  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT / "notebooks"
 #: Book sources copied into a separate ``--root`` (the generated part is made there).
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
 #: Where each kind of task's executed notebook goes under ``book/generated``.
 FOLDERS = {"arm": "arms", "experiment": "experiments", "page": "pages"}
 #: Page titles of the experiments.
@@ -153,20 +165,27 @@ def plan(scale: str, data=None) -> list[Task]:
     return [cohort, *exps, *arms, *pages, metadata, realdata, appendix]
 
 
-#: Modules the experiments do not use (they present results, or serve only pages): a change to them re-runs
-#: the pages, not the (costly) experiments.
+#: TensorFlow intra-op threads of every kernel unless ``TF_NUM_INTRAOP_THREADS`` says otherwise: the core count
+#: of the 2-core machine the book was developed on (where it changes nothing), so that a machine with more
+#: cores reproduces its numbers (benchmarks/machine_dependence.py; the README's Determinism section).
+INTRA_OP_THREADS = 2
+#: Modules the experiments do not use (they present results, serve only pages, or run the study): a change to
+#: them re-runs the pages, not the (costly) experiments.
 PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py",
-                "metadata.py", "metadata_tables.py")
+                "metadata.py", "metadata_tables.py", "console.py", "pin.py", "provenance.py", "publish.py")
 
 
-def code_hash(exclude: tuple = ()) -> str:
-    """Hash of fusionlib's source files, less ``exclude`` (file names)."""
+def code_hash(exclude: tuple = (), lock: Path | None = None) -> str:
+    """Hash of fusionlib's source files, less ``exclude`` (file names), and of the locked environment (the
+    content of ``lock``, default :func:`fusionlib.provenance.installed_lock`): a changed lock re-runs every task."""
     h = hashlib.sha256()
     for path in sorted((PROJECT / "fusionlib").glob("*.py")):
         if path.name in exclude:
             continue
         h.update(path.name.encode())
         h.update(path.read_bytes())
+    lock = provenance.installed_lock() if lock is None else Path(lock)
+    h.update(lock.read_bytes() if lock.exists() else b"no lock")
     return h.hexdigest()
 
 
@@ -198,9 +217,10 @@ def _replace(src: Path, dst: Path) -> None:
         os.replace(src, dst)
 
 
-def _retitle(notebook: Path, title: str) -> None:
-    """Replace the first heading of an executed notebook (the page title) by ``title``, and fold away the
-    input of the parameter cells (the defaults and papermill's injected values stay one click away)."""
+def _retitle(notebook: Path, title: str, footer: str = "") -> None:
+    """Replace the first heading of an executed notebook (the page title) by ``title``, fold away the
+    input of the parameter cells (the defaults and papermill's injected values stay one click away), and end
+    the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -212,7 +232,58 @@ def _retitle(notebook: Path, title: str) -> None:
         tags = cell.metadata.get("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
             cell.metadata["tags"] = [*tags, "hide-input"]
+    if footer:
+        nb.cells = [c for c in nb.cells if "provenance" not in c.metadata.get("tags", [])]
+        cell = nbformat.v4.new_markdown_cell(footer)
+        cell.metadata["tags"] = ["provenance"]
+        nb.cells.append(cell)
     nbformat.write(nb, notebook)
+
+
+def page_footer(task: Task, gen: Path, state: dict, own_result: bool) -> str:
+    """The last line of a task's page (:func:`fusionlib.provenance.page_footer`): its template, parameters and
+    the commit it ran at; an arm page also links its ``metrics.csv`` and ``predictions.csv.gz`` for download —
+    its own result (``own_result``: the notebook ran the arm) or the arm's folder in the experiment it loaded
+    from (``from_experiment``)."""
+    downloads = []
+    if task.kind == "arm":
+        folder = gen / "results" / task.name
+        if not own_result and task.parameters.get("from_experiment"):
+            folder = gen / "results" / task.parameters["from_experiment"] / task.name
+        if (folder / "metrics.csv").exists():
+            rel = Path("..") / folder.relative_to(gen)
+            downloads = [(name, (rel / name).as_posix()) for name in ("metrics.csv", "predictions.csv.gz")
+                         if (folder / name).exists()]
+    return provenance.page_footer(task.template, task.parameters, state, downloads)
+
+
+def _last_error(exc: BaseException) -> str:
+    """One line for a failed notebook: the cell's exception (``Name: value``, papermill's execution error)
+    and the cell, or the last line of any other exception."""
+    import re
+
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        where = getattr(exc, "exec_count", None)
+        text = f"{ename}: {evalue}" + (f" (cell [{where}])" if where is not None else "")
+    else:
+        lines = str(exc).strip().splitlines()
+        text = lines[-1] if lines else type(exc).__name__
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@contextmanager
+def _environ(name: str, value: str):
+    """Set an environment variable for the duration of a ``with`` block (then restore it)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _write_json_atomic(path: Path, obj) -> None:
@@ -371,8 +442,13 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     hashes = state.setdefault("hashes", {})
     times = state.setdefault("wall_s", {})
     peaks = state.setdefault("peak_rss_mib", {})
-    code = code_hash()
-    compute_code = code_hash(PRESENTATION)   # what an experiment's numbers depend on
+    # TensorFlow's CPU numbers depend on the intra-op thread count (one per core by default): the kernels get a
+    # fixed one, so machines with other core counts give the same numbers; it and oneDNN's switch are hashed
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(INTRA_OP_THREADS)
+    numeric = json.dumps({**provenance.numeric_env(), "TF_NUM_INTRAOP_THREADS": threads}, sort_keys=True)
+    code = code_hash() + numeric
+    compute_code = code_hash(PRESENTATION) + numeric   # what an experiment's numbers depend on
+    commit = provenance.git_state()          # shown at the end of every page made now
     if tasks is None:
         tasks = plan(scale)
         if any(t.name in REAL_DATA_PAGES for t in tasks if not only or t.name in only):
@@ -392,10 +468,13 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     pending = list(enumerate(tasks, start=1))
     running: dict = {}
 
-    def execute(task: Task, out_nb: Path, params: dict):
+    def execute(i: int, task: Task, out_nb: Path, params: dict):
+        # the kernel's progress lines (fusionlib.console.progress) reach the log as they come
+        sink = console.ProgressSink(lambda m: log(f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s] "
+                                                  f"{task.name}: {m}"))
         with PeakMemory() as mem:
             pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
-                                kernel_name=kernel, cwd=str(notebooks), progress_bar=False)
+                                kernel_name=kernel, cwd=str(notebooks), progress_bar=False, stderr_file=sink)
         return mem.peak_mib
 
     def finish(i: int, task: Task, h: str, out_nb: Path, stage: Path, t0: float, future) -> None:
@@ -410,13 +489,12 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
             hashes.pop(task.name, None)
             current[task.name] = "failed"
             _write_json_atomic(state_path, state)
-            msg = str(exc).strip().splitlines()
-            log(f"{prefix} {task.name}: FAILED ({msg[-1] if msg else type(exc).__name__}); "
-                f"executed notebook kept at {failed_nb}")
+            log(f"{prefix} {task.name}: FAILED: {_last_error(exc)}\n"
+                f"    template {notebooks / task.template}; executed notebook kept at {failed_nb}")
             report.failed.append(task.name)
             return
         peak = future.result()
-        _retitle(out_nb, task.title)
+        _retitle(out_nb, task.title, page_footer(task, gen, commit, own_result=(stage / "result").exists()))
         if (stage / "result").exists():
             _replace(stage / "result", gen / "results" / task.name)
         _replace(out_nb, gen / folder / f"{task.name}.ipynb")
@@ -436,7 +514,9 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     # papermill's ``cwd`` changes the *process* working directory while a notebook runs; two at once can leave
     # it in notebooks/ (the second restores what the first had set), so it is put back when all are done
     start_dir = os.getcwd()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # the kernels inherit the variable: they report each fold (fusionlib.console.progress)
+    with _environ(console.ENV, "1"), _environ("TF_NUM_INTRAOP_THREADS", threads), \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while pending or running:
             for i, task in list(pending):
                 if len(running) >= max(1, jobs):
@@ -460,12 +540,15 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
                     current[task.name] = "failed"
                     decided.add(task.name)
                     continue
-                log(f"{prefix} {task.name}: running ({len(pending)} after it)")
+                last = times.get(task.name)
+                log(f"{prefix} {task.name}: running ({len(pending)} after it"
+                    + (f"; took {last:.0f}s last time)" if last else ")"))
                 stage = staging / task.name
                 stage.mkdir(parents=True)
                 out_nb = stage / f"{task.name}.ipynb"
                 params = {**task.parameters, "out_dir": str(stage / "result"), "generated_dir": str(gen)}
-                running[pool.submit(execute, task, out_nb, params)] = (i, task, h, out_nb, stage, time.perf_counter())
+                running[pool.submit(execute, i, task, out_nb, params)] = (i, task, h, out_nb, stage,
+                                                                          time.perf_counter())
             if not running:
                 continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -487,10 +570,11 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
 
 
 def build_book(root: str | Path = PROJECT) -> int:
-    """``jupyter-book build <root> -W`` (warnings are errors: a missing glue key fails the build)."""
-    exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
-    return subprocess.call(cmd)
+    """``jupyter-book build <root> -W`` (warnings are errors: a missing glue key fails the build); Sphinx's
+    progress goes to ``<root>/_build/logs/html.log`` (:func:`fusionlib.publish.build_html`)."""
+    from .publish import build_html
+
+    return build_html(root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,6 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="re-run every task even if unchanged")
     ap.add_argument("--only", nargs="*", help="run only these tasks (file stems, e.g. image_only)")
     ap.add_argument("--build", action="store_true", help="then build the HTML book with jupyter-book -W")
+    ap.add_argument("--pdf", action="store_true", help="then build the PDF book (LaTeX, xelatex)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="show the kernels' and TensorFlow's messages on the console (always in the log)")
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
     ap.add_argument("--plan-json", type=Path, default=None,
                     help="run the tasks of this JSON file instead of the scale's plan (see the module docstring)")
@@ -507,6 +594,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="notebooks executed at once (default: 2 on a machine with 2 or more cores)")
     a = ap.parse_args(argv)
     a.root = a.root.resolve()
+    # the console shows the study's progress; the kernels' and TensorFlow's messages go to the log only
+    gate = globals().get("_STDERR") or console.StderrFilter()
+    gate.keep = (lambda line: True) if a.verbose else None
+    try:
+        if not gate.started:
+            gate.start()
+        return _main(a, gate)
+    finally:
+        gate.stop()
+
+
+def _main(a: argparse.Namespace, gate: "console.StderrFilter") -> int:
     tasks, notebooks = load_plan(a.plan_json) if a.plan_json else (None, None)
     if a.list:
         for t in tasks if tasks is not None else plan(a.scale):
@@ -514,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .dfu import DFUDataError
 
+    log_path = gate.set_log(a.root / "_build" / "logs" / "stderr.log")
     try:
         report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
                            notebooks_dir=notebooks, jobs=a.jobs)
@@ -521,14 +621,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
     if report.failed:
+        print(f"(kernel and TensorFlow messages: {log_path})", flush=True)
         return 1
     if a.build:
+        print("building the HTML book (jupyter-book -W) ...", flush=True)
         rc = build_book(a.root)
-        if rc == 0:
-            print(f"book: {Path(a.root).resolve() / '_build' / 'html' / 'index.html'}")
-        return rc
-    return 0
+        if rc != 0:
+            return rc
+        print(f"book: {a.root / '_build' / 'html' / 'index.html'}", flush=True)
+    if a.pdf:
+        print("building the PDF book (jupyter-book, xelatex) ...", flush=True)
+        from .publish import build_pdf
 
+        return build_pdf(a.root)
+    return 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

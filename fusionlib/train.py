@@ -171,12 +171,18 @@ def predict(model: keras.Model, x: dict, batch_size: int = 512) -> np.ndarray:
 
 
 def environment() -> dict[str, str]:
-    """Device and versions of what the results depend on (for the book's pages and ``info.json``)."""
+    """Device and versions of what the results depend on (for the book's pages and ``info.json``): the device,
+    the project's commit and whether its tree was clean (``commit``, ``tree``), the CPU model and instruction
+    sets (``cpu_model``, ``cpu_isa``), the lock file's hash (``lock``), TensorFlow's numeric environment
+    variables where set, and package versions (:mod:`fusionlib.provenance`)."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"device": device_name(), "python": platform.python_version(), "cpu_count": str(os.cpu_count())}
-    out["keras_backend"] = keras.backend.backend()
+    from . import provenance
+
+    out = {"device": device_name(), **provenance.git_state(), "python": platform.python_version(),
+           "cpu_count": str(os.cpu_count()), **provenance.cpu_info(), "lock": provenance.lock_digest(),
+           **provenance.numeric_env(), "keras_backend": keras.backend.backend()}
     for pkg in ("fusionlib", "tensorflow", "tensorflow-cpu", "torch", "keras", "scikit-learn", "numpy", "pandas",
                 "matplotlib", "papermill", "jupyter-book"):
         try:

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 
 import nbformat
@@ -180,3 +181,25 @@ def test_a_presentation_change_reruns_pages_but_not_experiments(tmp_path, fake, 
     monkeypatch.setattr(study, "code_hash", lambda exclude=(): real(exclude) + ("" if exclude else "plots changed"))
     r = study.run_study("smoke", root, log=lambda m: None)
     assert not [t for t in r.ran if t.startswith("exp-")] and {"results", "findings", "appendix"} <= set(r.ran)
+
+
+def test_kernels_get_a_fixed_intra_op_thread_count_and_another_count_reruns_the_study(tmp_path, monkeypatch):
+    import papermill
+
+    seen = []
+
+    def record(template, output, parameters, **kw):
+        seen.append(os.environ.get("TF_NUM_INTRAOP_THREADS"))
+        nbformat.write(nbformat.read(template, as_version=4), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", record)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    root = tmp_path / "r"
+    study.run_study("smoke", root, only=["cohort", "exp-report"], log=lambda m: None)
+    assert seen == [str(study.INTRA_OP_THREADS)] * 2
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ            # restored after the study
+    r = study.run_study("smoke", root, only=["cohort", "exp-report"], log=lambda m: None)
+    assert r.ran == []
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "4")
+    r = study.run_study("smoke", root, only=["cohort", "exp-report"], log=lambda m: None)
+    assert sorted(r.ran) == ["cohort", "exp-report"] and seen[-2:] == ["4", "4"]
