@@ -117,14 +117,21 @@ def plan(scale: str) -> list[Task]:
              for name, template, reads in PAGES]
     realdata = Task("realdata", "realdata.ipynb", {"scale": scale, "data_dir": os.environ.get("DFU_DATA_DIR", "")},
                     "page")
-    before = [t.name for t in [cohort, *exps, *arms, *pages, realdata]]
+    # the replay of the original protocol on the public row table (issue 10); the findings page reads its tables
+    replay = Task("replay", "replay.ipynb", {"scale": scale, "data_dir": os.environ.get("DFU_DATA_DIR", "")}, "page")
+    for page in pages:
+        if page.name == "findings":
+            page.depends.append("replay")
+    before = [t.name for t in [cohort, replay, *exps, *arms, *pages, realdata]]
     appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
                     inputs=["benchmarks/benchmark.md"])
-    return [cohort, *exps, *arms, *pages, realdata, appendix]
+    return [cohort, replay, *exps, *arms, *pages, realdata, appendix]
 
 
 #: Modules that only present results: a change to them re-runs the pages, not the (costly) experiments.
 PRESENTATION = ("analysis.py", "findings.py", "plots.py", "report.py", "study.py")
+#: The replay of the original protocol: no experiment imports it, so a change to it re-runs pages only.
+REPLAY_MODULES = ("replay.py", "replay_studies.py")
 
 
 def code_hash(exclude: tuple = ()) -> str:
@@ -340,7 +347,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     times = state.setdefault("wall_s", {})
     peaks = state.setdefault("peak_rss_mib", {})
     code = code_hash()
-    compute_code = code_hash(PRESENTATION)   # what an experiment's numbers depend on
+    compute_code = code_hash(PRESENTATION + REPLAY_MODULES)   # what an experiment's numbers depend on
     tasks = plan(scale) if tasks is None else list(tasks)
     if only:
         tasks = [t for t in tasks if t.name in only]
