@@ -328,6 +328,14 @@ def oversample_indices(y: np.ndarray, seed: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------- features
+def _codes(values: pd.Series, categories: list | None) -> np.ndarray:
+    """``pandas.Categorical(values).codes`` (sorted categories of ``values``: the original), or the codes of
+    ``categories`` with a value outside them coded -1 like a missing one."""
+    if categories is None:
+        return pd.Categorical(values).codes
+    return pd.Categorical(values.where(values.isin(categories)), categories=categories).codes
+
+
 def _coded_table(split: pd.DataFrame, categories: dict | None) -> pd.DataFrame:
     """Derived columns, codes and drops of one split (no fitted step)."""
     d = split.drop(columns=[c for c in IMAGE_COLUMNS if c in split.columns])
@@ -337,8 +345,7 @@ def _coded_table(split: pd.DataFrame, categories: dict | None) -> pd.DataFrame:
         edges = list(range(0, int(d[source].max()) + width, width))
         d[name] = pd.cut(d[source], bins=edges, right=False, labels=range(len(edges) - 1))
     for col in CODED:
-        cats = None if categories is None else categories[col]
-        d[col] = pd.Categorical(d[col], categories=cats).codes
+        d[col] = _codes(d[col], None if categories is None else categories[col])
     for col, mapping in MAPPED.items():
         d[col] = d[col].map(mapping)
     return d.drop(columns=[c for c in DROPPED if c in d.columns])
@@ -357,8 +364,7 @@ def categorical_codes(split: pd.DataFrame, source: pd.DataFrame | None = None, c
     if coding not in CODINGS:
         raise ValueError(f"coding={coding!r}: use one of {CODINGS}")
     cats = training_categories(source) if coding == "train" else None
-    return pd.DataFrame({c: pd.Categorical(split[c], categories=None if cats is None else cats[c]).codes
-                         for c in CODED}, index=split.index)
+    return pd.DataFrame({c: _codes(split[c], None if cats is None else cats[c]) for c in CODED}, index=split.index)
 
 
 def _impute(imputer: KNNImputer, X: pd.DataFrame, dedupe: bool) -> np.ndarray:
@@ -727,7 +733,7 @@ def _code_hash(*objects) -> str:
 
 def _source_hash() -> str:
     """What the forests' outputs depend on in this module."""
-    return _code_hash(majority_classes, original_folds, fold_seed, oversample_indices, _coded_table,
+    return _code_hash(majority_classes, original_folds, fold_seed, oversample_indices, _codes, _coded_table,
                       training_categories, _impute, Preparation, unique_case_weights, fit_forests,
                       forest_probabilities, Protocol, coded_labels, _metadata_rows, _fit_and_predict, forest_stage)
 
