@@ -36,9 +36,11 @@ replay-env: $(REPLAY_STAMP)
 book: $(STAMP) $(REPLAY_STAMP)
 	$(PY) -m fusionlib.study --scale $(SCALE) --build
 
-# Unit tests; a smoke-scale study and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
+# Unit tests (the replay's also in its pinned environment); a smoke-scale study and book build (-W) in $(SMOKE);
+# nbval over the notebooks it executed.
 test: $(STAMP) $(REPLAY_STAMP)
 	$(PY) -m pytest -q tests
+	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 

@@ -233,6 +233,7 @@ def test_normalisation_never_changes_the_rf_alone_and_rarely_a_fixed_average():
 
 # ------------------------------------------------------------------------------------------------ findings
 def test_findings_say_what_is_missing_without_the_replay():
+    pytest.importorskip("keras")
     from fusionlib import findings
 
     assert "missing" in findings.short_answer(None)
