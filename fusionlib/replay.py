@@ -81,7 +81,8 @@ IMAGE_COLUMNS = ("depth_rgb", "depth_map", "thermal_rgb", "thermal_map", "depth_
 CODED = ("Sex (F:0, M:1)", "Side (Left:0, Right:1)", "Foot Aspect", "Odor", "Type of Pain Grouped")
 #: Text columns mapped to fixed codes (values outside the mapping become missing and are imputed).
 MAPPED = {
-    "Location Grouped (Hallux:1,Toes,Middle,Heel,Ankle:5)": {"Hallux": 0, "toes": 1, "middle": 2, "Heel": 3, "ankle": 4},
+    "Location Grouped (Hallux:1,Toes,Middle,Heel,Ankle:5)": {"Hallux": 0, "toes": 1, "middle": 2, "Heel": 3,
+                                                             "ankle": 4},
     "Dressing Grouped": {"NoDressing": 0, "BandAid": 1, "BasicDressing": 1, "AbsorbantDressing": 2, "Antiseptic": 3,
                          "AdvanceMethod": 4, "other": 4},
     "Exudate Appearance (Serous:1,Haemoserous,Bloody,Thick:4)": {"Serous": 0, "Haemoserous": 1, "Bloody": 2,

@@ -131,15 +131,14 @@ def forest_size_summary(check: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd of fold κ under both forest sizes, mean difference, mean absolute difference, correlation."""
     small, full = check.columns[3], check.columns[4]
     means = check.groupby("split_seed")[[small, full]].mean()
-    return pd.DataFrame([
-        {"quantity": "folds compared", "value": f"{len(check)}"},
-        {"quantity": f"mean (sd) fold κ, {small.split('(')[1][:-1]}", "value": f"{check[small].mean():.3f} ({check[small].std():.3f})"},
-        {"quantity": f"mean (sd) fold κ, {full.split('(')[1][:-1]}", "value": f"{check[full].mean():.3f} ({check[full].std():.3f})"},
-        {"quantity": "mean difference (small - full)", "value": f"{check['difference'].mean():+.3f}"},
-        {"quantity": "mean absolute difference per fold", "value": f"{check['difference'].abs().mean():.3f}"},
-        {"quantity": "correlation of fold κ", "value": f"{np.corrcoef(check[small], check[full])[0, 1]:.2f}"},
-        {"quantity": "mean absolute difference of split means", "value": f"{(means[small] - means[full]).abs().mean():.3f}"},
-    ])
+    rows = [("folds compared", f"{len(check)}")]
+    for col in (small, full):
+        rows.append((f"mean (sd) fold κ, {col.split('(')[1][:-1]}", f"{check[col].mean():.3f} ({check[col].std():.3f})"))
+    rows += [("mean difference (small - full)", f"{check['difference'].mean():+.3f}"),
+             ("mean absolute difference per fold", f"{check['difference'].abs().mean():.3f}"),
+             ("correlation of fold κ", f"{np.corrcoef(check[small], check[full])[0, 1]:.2f}"),
+             ("mean absolute difference of split means", f"{(means[small] - means[full]).abs().mean():.3f}")]
+    return pd.DataFrame(rows, columns=["quantity", "value"])
 
 
 def plot_split_distribution(dist: pd.DataFrame, marks=MARKS):
@@ -343,8 +342,9 @@ def engine_difference(pinned: "replay.Replay", current: "replay.Replay", head: s
     for fold in a.index:
         pa = pinned.predictions[("as recorded", head, fold - 1)]["val"].argmax(1)
         pb = current.predictions[("as recorded", head, fold - 1)]["val"].argmax(1)
-        rows.append({"fold": fold, f"κ, scikit-learn {pinned.info['forests']['scikit-learn']}": a.loc[fold, "kappa_quadratic"],
-                     f"κ, scikit-learn {current.info['forests']['scikit-learn']}": b.loc[fold, "kappa_quadratic"],
+        old, new = pinned.info["forests"]["scikit-learn"], current.info["forests"]["scikit-learn"]
+        rows.append({"fold": fold, f"κ, scikit-learn {old}": a.loc[fold, "kappa_quadratic"],
+                     f"κ, scikit-learn {new}": b.loc[fold, "kappa_quadratic"],
                      "κ difference": b.loc[fold, "kappa_quadratic"] - a.loc[fold, "kappa_quadratic"],
                      "validation rows predicted differently": int((pa != pb).sum()), "validation rows": len(pa),
                      "largest confusion-cell difference": int(np.abs(np.asarray(a.loc[fold, "confusion"])
@@ -380,7 +380,8 @@ def defect_table(r: "replay.Replay") -> pd.DataFrame:
         base = f[(f["variant"] == "as recorded") & (f["head"] == head)]["kappa_quadratic"].mean()
         rows.append({"variant": variant, "head": head,
                      "κ per fold": " / ".join(f"{x:.3f}" for x in g["kappa_quadratic"]),
-                     "mean κ": g["kappa_quadratic"].mean(), "Δ mean κ vs as recorded": g["kappa_quadratic"].mean() - base,
+                     "mean κ": g["kappa_quadratic"].mean(),
+                     "Δ mean κ vs as recorded": g["kappa_quadratic"].mean() - base,
                      "mean unweighted κ": g["kappa_unweighted"].mean(),
                      "training-row κ (unweighted)": g["train_kappa_unweighted"].mean(),
                      "agreement with RF argmax (validation)": g["agreement_with_rf_val"].mean()})

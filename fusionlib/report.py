@@ -1,8 +1,9 @@
 """What the root-cause report (``shared/docs/seed-report.md``) measured and expected, as data.
 
 These are the report's numbers (quadratic κ, patient-grouped 5-fold, original data), quoted so that the book's
-tables can set our measurements beside them; none of them is a measurement of this project. :data:`HISTORY` adds the original code base's recorded numbers
-(each with its commit and file), :data:`ORIGINAL_3FOLD` the per-fold log of the seeded 3-fold metadata run.
+tables can set our measurements beside them; none of them is a measurement of this project. :data:`HISTORY` adds the
+original code base's recorded numbers (each with its commit and file), :data:`ORIGINAL_3FOLD` the per-fold log of
+the seeded 3-fold metadata run.
 """
 
 from dataclasses import dataclass, field
@@ -139,8 +140,8 @@ REPORT_FIXES = {
 }
 
 
-def history_table() -> "pd.DataFrame":
-    """:data:`HISTORY` as a table: key, what, value, folds, commit, file, note."""
+def history_table():
+    """:data:`HISTORY` as a pandas table: key, what, value, folds, commit, file, note."""
     import pandas as pd
 
     def fmt(v):
