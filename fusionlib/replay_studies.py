@@ -427,13 +427,16 @@ def save_results(out_dir, tables: dict, info: dict) -> None:
 
 def load_results(folder) -> dict | None:
     """The replay chapter's saved tables (name -> DataFrame) and ``info``; None when the folder or its
-    ``info.json`` is absent (the chapter was skipped or has not run)."""
+    ``info.json`` is absent (the chapter has not run) or says the chapter was skipped (no data)."""
     import json
     from pathlib import Path
 
     folder = Path(folder)
     if not (folder / "info.json").is_file():
         return None
+    info = json.loads((folder / "info.json").read_text())
+    if info.get("skipped"):
+        return None
     out = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
-    out["info"] = json.loads((folder / "info.json").read_text())
+    out["info"] = info
     return out

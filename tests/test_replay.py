@@ -209,6 +209,16 @@ def test_asking_for_an_absent_pinned_environment_says_how_to_make_it(monkeypatch
 
 
 # ------------------------------------------------------------------------------------------------ studies
+def test_saved_results_load_back_and_a_skipped_chapter_reads_as_missing(tmp_path):
+    table = pd.DataFrame({"fold": [1, 2], "κ": [0.1, 0.2]})
+    studies.save_results(tmp_path / "ok", {"three_fold": table}, {"scale": "smoke"})
+    back = studies.load_results(tmp_path / "ok")
+    assert back["info"] == {"scale": "smoke"} and back["three_fold"].equals(table)
+    assert not list((tmp_path / "ok").glob(".*"))                     # no temporary file left behind
+    studies.save_results(tmp_path / "skip", {}, {"skipped": "no data"})
+    assert studies.load_results(tmp_path / "skip") is None and studies.load_results(tmp_path / "none") is None
+
+
 def test_split_seeds_start_with_the_recorded_split():
     assert studies.split_seeds(3) == [42, 0, 1]
     assert studies.split_seeds(100)[0] == 42 and len(set(studies.split_seeds(100))) == 100
