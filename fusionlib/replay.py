@@ -680,10 +680,10 @@ def _run_pinned(jobs: list[dict], n_jobs: int) -> list[dict]:
     return results
 
 
-def stages(jobs: list[dict], engine: str = "auto", n_jobs: int = 1) -> list[dict]:
+def stages(jobs: list[dict], engine: str = "auto", n_jobs: int = 1, chunk: int = 48) -> list[dict]:
     """:func:`forest_stage` for each job, computed by ``engine`` and cached on disk by content (the data's sha256,
-    the job, this module's source and the engine's library versions); only missing entries are computed, in one
-    call of the engine."""
+    the job, the forest code of this module and the engine's library versions); only missing entries are computed,
+    ``chunk`` jobs per call of the engine, each chunk cached as soon as it is done (an interrupted run keeps them)."""
     from .store import cache_root, write_npz_atomic
 
     engine = choose_engine(engine)
@@ -708,10 +708,11 @@ def stages(jobs: list[dict], engine: str = "auto", n_jobs: int = 1) -> list[dict
             except Exception:  # noqa: BLE001 - a damaged entry is recomputed below
                 pass
         todo.append(i)
-    if todo:
-        fresh = (forest_stages([jobs[i] for i in todo], n_jobs) if engine == "current"
-                 else _run_pinned([jobs[i] for i in todo], n_jobs))
-        for i, res in zip(todo, fresh):
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        fresh = (forest_stages([jobs[i] for i in part], n_jobs) if engine == "current"
+                 else _run_pinned([jobs[i] for i in part], n_jobs))
+        for i, res in zip(part, fresh):
             results[i] = res
             if root is not None:
                 write_npz_atomic(root / "replay" / f"{keys[i]}.npz", res)
