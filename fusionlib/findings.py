@@ -396,3 +396,14 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         ev("metadata_later") + "; " + ev("label_filtered"), ours,
         "other code; the filter removed hard visits using their labels before CV: not comparable")
     return pd.DataFrame(rows)
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (cells' ``|`` escaped, line breaks removed), which the book wraps to the
+    page width — unlike a wide HTML DataFrame."""
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
