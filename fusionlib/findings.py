@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import analysis
+from .replay_studies import table_markdown  # noqa: F401  (the findings page's tables)
 from .report import EXPECTED, ORIGINAL_LATER, REPORTED, reference_text
 
 EXPERIMENTS = ("report", "sweep", "grid", "mechanisms", "stability", "joint")
@@ -397,13 +398,3 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         "other code; the filter removed hard visits using their labels before CV: not comparable")
     return pd.DataFrame(rows)
 
-
-def table_markdown(table: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown table (cells' ``|`` escaped, line breaks removed), which the book wraps to the
-    page width — unlike a wide HTML DataFrame."""
-    def cell(v) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)

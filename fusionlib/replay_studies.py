@@ -440,3 +440,16 @@ def load_results(folder) -> dict | None:
     out = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
     out["info"] = info
     return out
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 4) -> str:
+    """A DataFrame as a Markdown table (floats with ``digits`` decimals, NaN blank, cells' ``|`` escaped, line
+    breaks removed), which the book wraps to the page width — unlike a wide HTML DataFrame."""
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else f"{v:.{digits}f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
