@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import analysis
-from .replay_studies import table_markdown  # noqa: F401  (the findings page's tables)
+from .replay_studies import ordinal, table_markdown  # noqa: F401  (table_markdown: the findings page's tables)
 from .report import EXPECTED, ORIGINAL_LATER, REPORTED, reference_text
 
 EXPERIMENTS = ("report", "sweep", "grid", "mechanisms", "stability", "joint")
@@ -230,7 +230,10 @@ def short_answer(rep: dict | None) -> str:
     f = replay_facts(rep)
     exact = ("with every confusion matrix identical to the log" if f["identical"] else
              f"with {f['n_identical']} of 3 confusion matrices identical to the log")
-    s1 = (f"**The collapse was a comparison across splits, not a failure of the fusion head.** The report's "
+    gap = max(abs(a - b) for a, b in zip(fus.folds, md.folds))
+    lead = ("The collapse was a comparison across splits, not a failure of the fusion head." if gap < 0.05 else
+            "The report compared numbers from different splits.")
+    s1 = (f"**{lead}** The report's "
           f"{m5.value:g} for metadata alone came from a 5-fold run elsewhere ({m5.commit}), while its fusion and "
           f"fixes ran on a seeded 3-fold split on which the metadata arm itself — softmax of the RF vector, zero "
           f"trainable weights — scores {_folds(f['k3'])} (mean {f['k3_mean']:.4f}; replayed here from the public "
@@ -245,9 +248,9 @@ def short_answer(rep: dict | None) -> str:
     draw = ("an unlucky draw" if f["pct_0897"] < 10 else "a below-median draw" if f["pct_0897"] < 50
             else "not an unusual draw")
     s3 = (f"For this protocol the recorded 3-fold split is {draw}: over {f['n3']} seeded 3-fold patient splits of the "
-          f"same rows ({f['dist_trees']}-tree forests) its mean {md.value:g} sits at the {f['pct_0897']:.0f}th "
+          f"same rows ({f['dist_trees']}-tree forests) its mean {md.value:g} sits at the {ordinal(f['pct_0897'])} "
           f"percentile of split means and {f['share_low_fold']:.0f} % of splits have a fold at or below 0.0136, "
-          f"while {m5.value:g} sits at the {f['pct_254']:.0f}th percentile of {f['n5']} 5-fold split means.")
+          f"while {m5.value:g} sits at the {ordinal(f['pct_254'])} percentile of {f['n5']} 5-fold split means.")
     return " ".join([s1, s2, s3])
 
 
@@ -290,7 +293,7 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     if f:
         ours = (f"RF → BN → softmax, 5 folds: {_folds(f['bn5'])} (mean {f['bn5_mean']:.3f}); RF alone "
                 f"{f['rf5_mean']:.3f}; {f['bn5_equal_evidence']} of 5 folds equal the evidence file's run of the "
-                f"original code; {m5.value:g} at the {f['pct_254']:.0f}th percentile of {f['n5']} 5-fold split means")
+                f"original code; {m5.value:g} at the {ordinal(f['pct_254'])} percentile of {f['n5']} 5-fold split means")
         verdict = (f"{f['bn5_equal_recorded']} of 5 recorded folds reproduced"
                    + ("" if f["full_scale"] else " (reduced scale)")
                    + "; a 5-fold number, not comparable with the 3-fold fusion")
@@ -300,7 +303,7 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     add(f"the fusion collapses to {H['fusion_3fold'].value:g}",
         ev("fusion_3fold", f"3 folds, no per-fold log; the history's own 3-fold fusion: {_folds(fus.folds)} "
                            f"({fus.commit})"),
-        f"the RF alone on that 3-fold split: {k3}; {H['fusion_3fold'].value:g} at the {f['pct_022']:.0f}th "
+        f"the RF alone on that 3-fold split: {k3}; {H['fusion_3fold'].value:g} at the {ordinal(f['pct_022'])} "
         f"percentile of {f['n3']} 3-fold split means" if f else "",
         f"no collapse against the RF on the same split: the history's fused model is within {gap:.3f} of the RF in "
         "every fold" if gap < 0.05 else f"the history's fused model differs from the RF by up to {gap:.3f} in a fold")

@@ -82,6 +82,13 @@ def split_means(dist: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "min": g.min()}).reset_index()
 
 
+def ordinal(n: float) -> str:
+    """``1`` -> ``"1st"``, ``2`` -> ``"2nd"``, ``13`` -> ``"13th"``, ``98`` -> ``"98th"`` (rounded to an integer)."""
+    n = int(round(n))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def percentile_of(values, x: float) -> float:
     """Share (in %) of ``values`` at or below ``x``."""
     values = np.asarray(values, dtype=float)
@@ -110,7 +117,7 @@ def distribution_summary(dist: pd.DataFrame, marks=MARKS) -> pd.DataFrame:
         vals = (dist[dist["n_folds"] == k]["kappa_quadratic"] if where.endswith("fold")
                 else means[means["n_folds"] == k]["mean"])
         rows.append({"quantity": f"{label}: percentile among {where} κ",
-                     "value": f"{percentile_of(vals, x):.0f}th", "n": int(len(vals))})
+                     "value": ordinal(percentile_of(vals, x)), "n": int(len(vals))})
     return pd.DataFrame(rows)
 
 
