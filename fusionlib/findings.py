@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import analysis
-from .replay_studies import ordinal, table_markdown  # noqa: F401  (table_markdown: the findings page's tables)
+from .replay_studies import ordinal
 from .report import EXPECTED, ORIGINAL_LATER, REPORTED, reference_text
 
 EXPERIMENTS = ("report", "sweep", "grid", "mechanisms", "stability", "joint")
@@ -401,3 +401,14 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         "other code; the filter removed hard visits using their labels before CV: not comparable")
     return pd.DataFrame(rows)
 
+
+
+def provenance_markdown(table: pd.DataFrame) -> str:
+    """:func:`provenance_table` as Markdown blocks, one per claim (a four-column table of long text is too wide
+    for a page): the claim in bold, then the history's evidence, this project's number and the verdict."""
+    blocks = []
+    for i, r in enumerate(table.to_dict("records"), start=1):
+        blocks.append(f"**{i}. {r['claim']}**\n\n- *Evidence in the original history:* "
+                      f"{r['evidence in the original history']}\n- *This project:* {r['this project']}\n"
+                      f"- *Verdict:* {r['verdict']}")
+    return "\n\n".join(blocks)

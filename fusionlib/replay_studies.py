@@ -375,18 +375,20 @@ def five_fold_comparison(r: "replay.Replay") -> pd.DataFrame:
                      "this replay: RF alone": rf.loc[i, "kappa_quadratic"] if i in rf.index else np.nan})
     out = pd.DataFrame(rows)
     mean = out.drop(columns=["fold", "best epoch"]).mean()
-    return pd.concat([out, pd.DataFrame([{"fold": "mean", **mean.to_dict()}])], ignore_index=True)
+    out = pd.concat([out, pd.DataFrame([{"fold": "mean", **mean.to_dict()}])], ignore_index=True)
+    out["best epoch"] = [("" if np.isnan(e) else str(int(e))) for e in out["best epoch"]]
+    return out
 
 
 def defect_table(r: "replay.Replay") -> pd.DataFrame:
-    """Per variant (each defect switched off in turn) and head: κ per fold, mean κ and its change against the
-    variant "as recorded", training-row κ and agreement with the RF argmax."""
+    """Per variant (each defect switched off in turn) and head: κ per fold (columns ``κ fold 1`` ...), mean κ and
+    its change against the variant "as recorded", training-row κ and agreement with the RF argmax."""
     f = r.folds
     rows = []
     for (variant, head), g in f.groupby(["variant", "head"], sort=False):
         base = f[(f["variant"] == "as recorded") & (f["head"] == head)]["kappa_quadratic"].mean()
         rows.append({"variant": variant, "head": head,
-                     "κ per fold": " / ".join(f"{x:.3f}" for x in g["kappa_quadratic"]),
+                     **{f"κ fold {fold}": k for fold, k in zip(g["fold"], g["kappa_quadratic"])},
                      "mean κ": g["kappa_quadratic"].mean(),
                      "Δ mean κ vs as recorded": g["kappa_quadratic"].mean() - base,
                      "mean unweighted κ": g["kappa_unweighted"].mean(),
