@@ -86,9 +86,10 @@ def conclusions(res: dict) -> str:
                   + ", ".join(f"{h} {v:.3f}" for h, v in plain.items()) + "). ")
                + ("Switched on in addition, these bring a fusion below it: "
                   + "; ".join(f"{m} ({h}, κ {v:.3f})" for (m, h), v in low.items())
-                  + (". On this synthetic cohort they can produce a collapse like the reported 0.022; whether the "
-                     "original code had them is for its history to say (the provenance table above: the January code "
-                     "has neither a join nor BatchNorm in training mode at prediction)." if not plain_collapsed else ".")
+                  + (f". On this synthetic cohort they can produce a collapse like the reported "
+                     f"{REPORTED['baseline'][0]:g}; whether the original code had them is for its history to say "
+                     "(the provenance table above: the January code has neither a join nor BatchNorm in training "
+                     "mode at prediction)." if not plain_collapsed else ".")
                   if len(low) else
                   f"None of the added mechanisms brings a fusion below κ {analysis.COLLAPSE_BELOW:.2f}; the cause of "
                   "the reported 0.022 is not among them."))
@@ -159,6 +160,9 @@ def replay_facts(rep: dict) -> dict:
     import numpy as np
 
     from .replay_studies import percentile_of, split_means
+    from .report import HISTORY, ORIGINAL_3FOLD
+
+    low = ORIGINAL_3FOLD[0]["kappa_quadratic"]
 
     t3, exact = rep["three_fold"], rep["folds_exact"]
     f1 = exact[exact["fold"] == 1].iloc[0]
@@ -188,9 +192,10 @@ def replay_facts(rep: dict) -> dict:
         "bn5_equal_recorded": int(np.sum(np.round(bn, 3) == np.round(rec5, 3))),
         "bn5_equal_evidence": int(np.sum(np.abs(bn - ev5) < 5e-5)), "full_scale": knobs.get("trees") == 646,
         "n3": int(len(m3)), "n5": int(len(m5)), "dist_trees": int(dist["n_trees"].iloc[0]),
-        "share_low_fold": float(100 * np.mean(m3["min"] <= 0.0136)) if len(m3) else float("nan"),
-        "pct_0136": percentile_of(d3, 0.0136), "pct_0897": percentile_of(m3["mean"], 0.0897),
-        "pct_022": percentile_of(m3["mean"], 0.022), "pct_254": percentile_of(m5["mean"], 0.254),
+        "share_low_fold": float(100 * np.mean(m3["min"] <= low)) if len(m3) else float("nan"),
+        "pct_0136": percentile_of(d3, low), "pct_0897": percentile_of(m3["mean"], HISTORY["metadata_3fold"].value),
+        "pct_022": percentile_of(m3["mean"], HISTORY["fusion_3fold"].value),
+        "pct_254": percentile_of(m5["mean"], HISTORY["metadata_5fold"].value),
         "median3": float(np.median(m3["mean"])) if len(m3) else float("nan"),
         "median5": float(np.median(m5["mean"])) if len(m5) else float("nan"),
         "norm_rows": int(norm.loc[rf_row, "rows"]), "norm_rf_changed": int(norm.loc[rf_row, "predictions changed"]),
@@ -249,7 +254,8 @@ def short_answer(rep: dict | None) -> str:
             else "not an unusual draw")
     s3 = (f"For this protocol the recorded 3-fold split is {draw}: over {f['n3']} seeded 3-fold patient splits of the "
           f"same rows ({f['dist_trees']}-tree forests) its mean {md.value:g} sits at the {ordinal(f['pct_0897'])} "
-          f"percentile of split means and {f['share_low_fold']:.0f} % of splits have a fold at or below 0.0136, "
+          f"percentile of split means and {f['share_low_fold']:.0f} % of splits have a fold at or below "
+          f"{fix.value:g}, "
           f"while {m5.value:g} sits at the {ordinal(f['pct_254'])} percentile of {f['n5']} 5-fold split means.")
     return " ".join([s1, s2, s3])
 
@@ -367,9 +373,9 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
             verdict = ("BatchNorm did not destroy the RF's ranking: the BN head scores like the RF alone"
                        if f and abs(f["bn5_mean"] - f["rf5_mean"]) < 0.05 else
                        "the BN head departs from the RF alone" if f else
-                       "the 0.254 itself was scored through BatchNorm")
-            add(f"report {key}: {text}", ev("metadata_5fold", "the report's own 0.254 came from the head with "
-                                                              "BatchNorm (1ea5ac0)"), ours, verdict)
+                       f"the {m5.value:g} itself was scored through BatchNorm")
+            add(f"report {key}: {text}", ev("metadata_5fold", f"the report's own {m5.value:g} came from the head "
+                                                              "with BatchNorm (1ea5ac0)"), ours, verdict)
         else:
             ours = (f"the RF alone on the fusion's split: {_folds(f['k3'])}"
                     + (", replayed with identical confusion matrices" if f["identical"] else "")) if f else ""

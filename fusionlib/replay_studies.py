@@ -26,13 +26,17 @@ from sklearn.metrics import cohen_kappa_score
 from . import replay
 from .store import content_key
 
-#: The recorded numbers placed in the distribution: (label, value, which distribution).
-MARKS = (
-    ("0.0136: fold 1 of the recorded 3-fold split (= Fix #2+#3's number)", 0.0136, "3-fold fold"),
-    ("0.0897: mean of the recorded 3-fold split (metadata alone)", 0.0897, "3-fold mean"),
-    ("0.022: the report's 3-fold fusion mean", 0.022, "3-fold mean"),
-    ("0.254: the report's 5-fold metadata mean", 0.254, "5-fold mean"),
-)
+def recorded_marks() -> tuple:
+    """The recorded numbers placed in the distribution, from :mod:`fusionlib.report`: (label, value, which
+    distribution) for the recorded split's fold 1 and mean, the report's 3-fold fusion and 5-fold metadata."""
+    from .report import HISTORY, ORIGINAL_3FOLD
+
+    fold1, md = ORIGINAL_3FOLD[0]["kappa_quadratic"], HISTORY["metadata_3fold"].value
+    fusion, md5 = HISTORY["fusion_3fold"].value, HISTORY["metadata_5fold"].value
+    return ((f"{fold1:g}: fold 1 of the recorded 3-fold split (= Fix #2+#3's number)", fold1, "3-fold fold"),
+            (f"{md:g}: mean of the recorded 3-fold split (metadata alone)", md, "3-fold mean"),
+            (f"{fusion:g}: the report's 3-fold fusion mean", fusion, "3-fold mean"),
+            (f"{md5:g}: the report's 5-fold metadata mean", md5, "5-fold mean"))
 
 
 def split_seeds(n: int, include: int = replay.FOLD_SEED) -> list[int]:
@@ -95,9 +99,12 @@ def percentile_of(values, x: float) -> float:
     return float(100.0 * np.mean(values <= x)) if len(values) else float("nan")
 
 
-def distribution_summary(dist: pd.DataFrame, marks=MARKS) -> pd.DataFrame:
+def distribution_summary(dist: pd.DataFrame, marks: tuple | None = None) -> pd.DataFrame:
     """One table: per design, the spread of fold κ and of split means (median and 5-95 % range), where each
-    recorded number of :data:`MARKS` falls (percentile), and how often a split has a fold at or below 0.0136."""
+    recorded number of :func:`recorded_marks` falls (percentile), and how often a split has a fold at or below the
+    recorded split's fold 1."""
+    marks = marks or recorded_marks()
+    low = marks[0][1]
     means = split_means(dist)
     rows = []
     for k in sorted(dist["n_folds"].unique()):
@@ -107,9 +114,9 @@ def distribution_summary(dist: pd.DataFrame, marks=MARKS) -> pd.DataFrame:
             q = np.percentile(vals, [5, 50, 95])
             rows.append({"quantity": what, "value": f"median {q[1]:.3f}, 5–95 % {q[0]:.3f} to {q[2]:.3f}",
                          "n": int(len(vals))})
-        share = 100.0 * np.mean(m["min"] <= 0.0136)
-        rows.append({"quantity": f"{k}-fold: splits with a fold at or below 0.0136",
-                     "value": f"{share:.0f} % ({int((m['min'] <= 0.0136).sum())} of {len(m)})", "n": int(len(m))})
+        share = 100.0 * np.mean(m["min"] <= low)
+        rows.append({"quantity": f"{k}-fold: splits with a fold at or below {low:g}",
+                     "value": f"{share:.0f} % ({int((m['min'] <= low).sum())} of {len(m)})", "n": int(len(m))})
     for label, x, where in marks:
         k = int(where[0])
         if k not in set(dist["n_folds"]):
@@ -148,10 +155,11 @@ def forest_size_summary(check: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "value"])
 
 
-def plot_split_distribution(dist: pd.DataFrame, marks=MARKS):
+def plot_split_distribution(dist: pd.DataFrame, marks: tuple | None = None):
     """Histograms of fold κ and split-mean κ per design, with the recorded numbers as vertical lines."""
     import matplotlib.pyplot as plt
 
+    marks = marks or recorded_marks()
     designs = sorted(dist["n_folds"].unique())
     means = split_means(dist)
     fig, axes = plt.subplots(1, len(designs), figsize=(6 * len(designs), 3.8), squeeze=False)
@@ -159,13 +167,14 @@ def plot_split_distribution(dist: pd.DataFrame, marks=MARKS):
     for ax, k in zip(axes[0], designs):
         ax.hist(dist[dist["n_folds"] == k]["kappa_quadratic"], bins=bins, alpha=0.5, label="single folds", density=True)
         ax.hist(means[means["n_folds"] == k]["mean"], bins=bins, alpha=0.6, label="split means", density=True)
+        colours = iter(["black", "tab:red", "tab:purple", "tab:green"])
         for label, x, where in marks:
             if int(where[0]) == k:
-                ax.axvline(x, color="k", ls="--" if "fold" in where.split()[-1] else ":", lw=1)
-                ax.text(x, ax.get_ylim()[1] * 0.95, f" {x:g}", rotation=90, va="top", fontsize=8)
+                ax.axvline(x, color=next(colours), ls="--" if where.endswith("fold") else ":", lw=1.2,
+                           label=label.split(" (")[0])
         n = means[means["n_folds"] == k].shape[0]
         ax.set(title=f"{k}-fold patient splits ({n} seeds), RF alone", xlabel="quadratic κ", ylabel="density")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
 
