@@ -8,6 +8,9 @@ TF     ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 STAMP  := $(VENV)/.installed-$(TF)
 # The locked environment (exact versions, sha256 hashes) of this TensorFlow build; `make lock` rewrites both.
 LOCK   := requirements/lock-$(TF).txt
+# The replay's pinned environment (requirements-replay.txt): the original runs' library versions.
+REPLAY_VENV  := .venv-replay
+REPLAY_STAMP := $(REPLAY_VENV)/.installed
 # Book scale: smoke (seconds per arm), default (the book on a 2-core CPU), full (the original's scale, for a GPU).
 SCALE  ?= default
 SMOKE  := _build/smoke-book
@@ -18,7 +21,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --extra test --ex
              --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
              --custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: book test env clean lock pdf pin latex-tools cff
+.PHONY: book test env replay-env clean lock pdf pin latex-tools cff
 
 # The lock is installed as it is (--require-hashes: every package pinned and checked), then fusionlib itself
 # (editable, --no-deps). PIP_CONSTRAINT is emptied: a machine-wide constraints file must not veto the lock.
@@ -39,9 +42,18 @@ lock:
 	$(UV_COMPILE) --extra cpu -o requirements/lock-cpu.txt
 	$(UV_COMPILE) --extra gpu -o requirements/lock-gpu.txt
 
+$(REPLAY_STAMP): requirements-replay.txt
+	test -x $(REPLAY_VENV)/bin/python || $(PYTHON) -m venv $(REPLAY_VENV)
+	$(REPLAY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(REPLAY_VENV)/bin/python -m pip install --quiet -r requirements-replay.txt
+	touch $@
+
+# The pinned environment in which fusionlib.replay reproduces the original's recorded numbers exactly.
+replay-env: $(REPLAY_STAMP)
+
 # Run every arm (skipping unchanged ones) with papermill into book/generated, build _build/html, then compare
 # the results with the pinned values (tests/expected/$(SCALE).json; a difference fails with a diff).
-book: $(STAMP)
+book: $(STAMP) $(REPLAY_STAMP)
 	$(PY) -m fusionlib.study --scale $(SCALE) --build
 	$(PY) -m fusionlib.pin --scale $(SCALE)
 
@@ -70,11 +82,13 @@ cff:
 	  $(CFF_VENV)/bin/pip install --quiet "cffconvert==2.0.0"; }
 	$(CFF_VENV)/bin/cffconvert --validate -i CITATION.cff
 
-# Unit tests (CITATION.cff validated first); a smoke-scale study and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
-test: $(STAMP) cff
+# Unit tests (CITATION.cff validated first; the replay's also in its pinned environment); a smoke-scale study
+# and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
+test: $(STAMP) $(REPLAY_STAMP) cff
 	$(PY) -m pytest -q tests
+	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
-	rm -rf $(VENV) .pytest_cache _build book/generated
+	rm -rf $(VENV) $(REPLAY_VENV) .pytest_cache _build book/generated

@@ -9,7 +9,9 @@ and cropping thermal maps), :mod:`~fusionlib.dfu` (the original DFU layout, the 
 :mod:`~fusionlib.store` (disk cache), :mod:`~fusionlib.runner` (arms from settings dicts),
 :mod:`~fusionlib.experiments` (the study's arm lists and scales), :mod:`~fusionlib.study` (papermill + the book).
 Reading: :mod:`~fusionlib.metrics`, :mod:`~fusionlib.stats` (paired comparisons), :mod:`~fusionlib.analysis`,
-:mod:`~fusionlib.findings`, :mod:`~fusionlib.plots` and :mod:`~fusionlib.report` (the report's numbers as data).
+:mod:`~fusionlib.findings`, :mod:`~fusionlib.plots` and :mod:`~fusionlib.report` (the report's and the original
+history's numbers as data). The original protocol replayed on the public rows: :mod:`~fusionlib.replay`,
+:mod:`~fusionlib.replay_studies` (the spread over patient splits, the normalisation question).
 """
 
 import os as _os

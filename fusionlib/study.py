@@ -117,7 +117,7 @@ def arm_tasks(scale: str) -> list[Task]:
 
 
 #: The pages that read the public DFU files; each gets :func:`real_data_parameters` from the plan.
-REAL_DATA_PAGES = ("metadata", "realdata")
+REAL_DATA_PAGES = ("replay", "metadata", "realdata")
 
 
 def real_data_parameters(data) -> dict:
@@ -156,13 +156,18 @@ def plan(scale: str, data=None) -> list[Task]:
     pages = [Task(name, template, {"scale": scale}, "page", [f"exp-{e}" for e in reads])
              for name, template, reads in PAGES]
     real = {"scale": scale, **real_data_parameters(data)}
+    # the replay of the original protocol on the public row table (issue 10); the findings page reads its tables
+    replay = Task("replay", "replay.ipynb", dict(real), "page")
+    for page in pages:
+        if page.name == "findings":
+            page.depends.append("replay")
     metadata = Task("metadata", "metadata.ipynb", dict(real), "page")
     # the real-data page's bar is the metadata chapter's arm (same folds): run after it, to reuse its cache
     realdata = Task("realdata", "realdata.ipynb", dict(real), "page", ["metadata"])
-    before = [t.name for t in [cohort, *exps, *arms, *pages, metadata, realdata]]
+    before = [t.name for t in [cohort, replay, *exps, *arms, *pages, metadata, realdata]]
     appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
                     inputs=["benchmarks/benchmark.md"])
-    return [cohort, *exps, *arms, *pages, metadata, realdata, appendix]
+    return [cohort, replay, *exps, *arms, *pages, metadata, realdata, appendix]
 
 
 #: TensorFlow intra-op threads of every kernel unless ``TF_NUM_INTRAOP_THREADS`` says otherwise: the core count
@@ -172,7 +177,8 @@ INTRA_OP_THREADS = 2
 #: Modules the experiments do not use (they present results, serve only pages, or run the study): a change to
 #: them re-runs the pages, not the (costly) experiments.
 PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py",
-                "metadata.py", "metadata_tables.py", "console.py", "pin.py", "provenance.py", "publish.py")
+                "metadata.py", "metadata_tables.py", "console.py", "pin.py", "provenance.py", "publish.py",
+                "replay.py", "replay_studies.py")
 
 
 def code_hash(exclude: tuple = (), lock: Path | None = None) -> str:
