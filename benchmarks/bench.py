@@ -208,22 +208,12 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(rows: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``benchmark.csv`` and ``benchmark.md`` into ``out_dir``, each atomically."""
     import csv
     import io
+
+    from fusionlib.io import write_text
 
     out_dir = Path(out_dir)
     buf = io.StringIO()
@@ -231,8 +221,8 @@ def write_table(rows: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     w.writeheader()
     w.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
     csv_path, md_path = out_dir / "benchmark.csv", out_dir / "benchmark.md"
-    _write_atomic(csv_path, buf.getvalue())
-    _write_atomic(md_path, to_markdown(rows))
+    write_text(csv_path, buf.getvalue())
+    write_text(md_path, to_markdown(rows))
     return csv_path, md_path
 
 

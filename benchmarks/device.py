@@ -85,7 +85,9 @@ def throughput(epochs: int = 5, mixed: bool = False, seed: int = 0, scale: str =
 def _arms_child(out: str, scale: str = "full") -> None:
     """Child process: the report experiment at ``scale`` with one repeat, results into ``out``."""
     from fusionlib.experiments import experiment_arms
-    from fusionlib.runner import run_arms, summary_table
+    from fusionlib.io import write_json
+    from fusionlib.results import summary_table
+    from fusionlib.runner import run_arms
 
     arms = [{**a, "n_repeats": 1} for a in experiment_arms("report", scale)]
     t0 = time.perf_counter()
@@ -94,7 +96,7 @@ def _arms_child(out: str, scale: str = "full") -> None:
     table = summary_table(results)
     record = {"wall_s": round(wall, 1), "arms": len(arms), "folds": arms[0]["n_splits"], "scale": scale, "device": results[0].info["device"],
               "kappa_quadratic_visit": dict(zip(table["arm"], table["kappa_quadratic_visit"].round(4)))}
-    Path(out).write_text(json.dumps(record))
+    write_json(out, record)
 
 
 def arms(budget_s: float, scale: str = "full") -> dict:
@@ -163,10 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_arms:
         record["arms"] = arms(a.arms_budget_s, a.scale)
         print(json.dumps(record["arms"], indent=1), flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_name(f".{a.out.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, a.out)
+    from fusionlib.io import write_json
+
+    write_json(a.out, record, indent=1, sort_keys=True)
     return 0
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fusionlib.io import write_json, write_text
+
 #: (name, environment) — the first is the reference (this machine's defaults: oneDNN on, one thread per core).
 SETTINGS = [
     ("onednn=1 threads=default", {}),
@@ -67,7 +69,7 @@ def run_setting(name: str, env: dict, out: Path, experiment: str, scale: str) ->
     subprocess.run([sys.executable, "-c", _RUN, experiment, scale, str(folder / "results")], env=full_env,
                    check=True)
     wall = time.perf_counter() - t0
-    (folder / "setting.json").write_text(json.dumps({"name": name, "env": env, "wall_s": wall}))
+    write_json(folder / "setting.json", {"name": name, "env": env, "wall_s": wall})
     return wall
 
 
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [SETTINGS[0][0], *[n for n, _ in chosen if n != SETTINGS[0][0]]]
     table = compare(a.out, names)
     text = table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False)
-    (a.out / "comparison.md").write_text(text + "\n")
+    write_text(a.out / "comparison.md", text + "\n")
     print(text)
     return 0
 

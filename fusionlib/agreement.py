@@ -9,7 +9,7 @@ input's argmax), ``kappa_quadratic_rf`` (the RF alone's quadratic κ on the same
 :func:`original_protocol_arms` runs the learned fusions under the original protocol (in-sample RF
 probabilities, the ``ordinal_original`` vector, the original training recipe, 3 patient folds);
 :func:`collapse_by_fold` sets their per-fold numbers beside the history's recorded 3-fold run
-(:data:`fusionlib.report.HISTORY_FUSION_3FOLD`).
+(:func:`fusionlib.report.fusion_vs_rf_3fold`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import settings
 from .metrics import AGREEMENT_METRICS, tidy_metrics
-from .runner import CONDITIONS, ArmResult
+from .report import Record
+from .results import ArmResult
 from .rf import ORIGINAL_TREES
-from .train import ORIGINAL_RECIPE
-
-#: The fusion arms whose agreement the pages show: the report's heads and the robust fusions.
-FUSION_ARMS = ("baseline", "fix1", "fix2", "fix3", "fix23", "stacking", "loglinear", "alpha_grid")
+from .settings import CONDITIONS, ORIGINAL_RECIPE
 #: What we call a copy of the RF input: the prediction equals the RF argmax on at least this share of rows.
 COPIES_AT = 0.95
 #: The learned fusions checked under the original protocol, with metadata-only (the RF through its head).
@@ -49,12 +48,14 @@ def _pooled(m: pd.DataFrame, metric: str, level: str, split: str = "val") -> flo
     return float(m.loc[sel, "value"].mean()) if sel.any() else float("nan")
 
 
-def agreement_table(results: dict[str, ArmResult] | list[ArmResult], heads=FUSION_ARMS) -> pd.DataFrame:
-    """One row per arm whose head is in ``heads``: its quadratic κ per visit, the RF alone's κ on the same
+def agreement_table(results: dict[str, ArmResult] | list[ArmResult], heads=None) -> pd.DataFrame:
+    """One row per arm whose head is in ``heads`` (default: every fusion head of the head table, the report's and the
+    robust ones): its quadratic κ per visit, the RF alone's κ on the same
     visits, the difference, and the share of predictions equal to the RF argmax per visit, per image row and on
     the training rows. Validation values are pooled over the folds of a repeat, then averaged over repeats
     (training rows: the mean over folds)."""
     results = list(results.values()) if isinstance(results, dict) else list(results)
+    heads = settings.head_names(fusion=True) if heads is None else heads
     rows = []
     for r in results:
         if r.settings.head not in heads:
@@ -92,7 +93,7 @@ def original_protocol_arms(n_splits: int = 3, rf_trees: int = ORIGINAL_TREES, tr
     """Arm settings of the original protocol: the report's RF condition (``ordinal_original`` vector,
     ``in_sample`` training probabilities) with the original's forest (``forest="original"``: its settings, fit
     on visits repeated per image row and oversampled; :mod:`fusionlib.rf`), the original training recipe
-    (:data:`fusionlib.train.ORIGINAL_RECIPE`, merged over ``train``: the scale's epochs and CNN width),
+    (:data:`fusionlib.settings.ORIGINAL_RECIPE`, merged over ``train``: the scale's epochs and CNN width),
     ``n_splits`` patient folds, one repeat; named ``"<head> | original protocol"``."""
     recipe = {**(train or {}), **ORIGINAL_RECIPE}
     return [{"head": h, **CONDITIONS["report"], "forest": "original", "n_splits": n_splits, "n_repeats": 1,
@@ -100,10 +101,11 @@ def original_protocol_arms(n_splits: int = 3, rf_trees: int = ORIGINAL_TREES, tr
             for h in heads]
 
 
-def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult], recorded: dict | None = None) -> pd.DataFrame:
+def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult],
+                     recorded: tuple[Record, Record] | None = None) -> pd.DataFrame:
     """Per fold and head (first repeat; index ``(fold, head)``): quadratic κ per image row and the RF alone's on the same rows, their
     difference, agreement with the RF argmax (rows and visits), the training rows' κ and the RF's in-sample κ on
-    them; with ``recorded`` (:data:`fusionlib.report.HISTORY_FUSION_3FOLD`), the history's fusion and RF-alone κ of
+    them; with ``recorded`` (``(fusion, rf)`` records, :func:`fusionlib.report.fusion_vs_rf_3fold`), the history's fusion and RF-alone κ of
     the fold with the same number set beside them (different rows and folds: a scale, not a pairing)."""
     results = list(results.values()) if isinstance(results, dict) else list(results)
     rows = []
@@ -125,14 +127,13 @@ def collapse_by_fold(results: dict[str, ArmResult] | list[ArmResult], recorded: 
                    "RF training-row κ": x[("train", "row", "kappa_quadratic_rf")]}
             if recorded is not None:
                 k = int(fold)
-                row["history: fusion κ"] = recorded["fusion"][k] if k < len(recorded["fusion"]) else np.nan
-                row["history: RF alone κ"] = (recorded["metadata_only"][k] if k < len(recorded["metadata_only"])
-                                              else np.nan)
+                for col, rec in zip(("history: fusion κ", "history: RF alone κ"), recorded):
+                    row[col] = rec.folds[k] if k < len(rec.folds) else np.nan
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["fold", "head"], kind="stable").set_index(["fold", "head"])
 
 
-def collapse_text(table: pd.DataFrame, recorded: dict | None = None) -> str:
+def collapse_text(table: pd.DataFrame, recorded: tuple[Record, Record] | None = None) -> str:
     """What :func:`collapse_by_fold` shows, per learned fusion: in how many folds it copies its RF input
     (agreement per row at least :data:`COPIES_AT`), its agreement and κ − RF κ per fold, and the training-row
     κ; with ``recorded``, the history's fusion − RF differences per fold."""
@@ -148,7 +149,15 @@ def collapse_text(table: pd.DataFrame, recorded: dict | None = None) -> str:
                      f"{g['training-row κ'].min():.2f}–{g['training-row κ'].max():.2f}, the RF's in-sample "
                      f"{g['RF training-row κ'].min():.2f}–{g['RF training-row κ'].max():.2f}).")
     if recorded is not None:
-        diffs = np.subtract(recorded["fusion"], recorded["metadata_only"])
-        parts.append(f"The history's 3-fold fusion run ({recorded['file'].rsplit('/', 1)[-1]} at {recorded['commit']}) "
+        fusion, rf = recorded
+        diffs = np.subtract(fusion.folds, rf.folds)
+        parts.append(f"The history's 3-fold fusion run ({fusion.file.rsplit('/', 1)[-1]} at {fusion.commit}) "
                      f"minus the RF alone on its folds: {', '.join(f'{d:+.4f}' for d in diffs)}.")
     return " ".join(parts)
+
+
+def history_line(recorded: tuple[Record, Record]) -> str:
+    """Where the history records its 3-fold fusion run and the RF alone beside it: file, commit and lines."""
+    fusion, rf = recorded
+    return (f"History: `{fusion.file}` at {fusion.commit} (lines {fusion.lines} and "
+            f"{rf.lines_in(fusion.commit, fusion.file)}).")

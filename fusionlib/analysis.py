@@ -1,5 +1,10 @@
 """Tables the book's analysis pages show, computed from arm results (no plotting here; see :mod:`plots`).
 
+Arms are told apart by their settings (:class:`fusionlib.settings.ArmSettings`: head, condition, the
+experiments' design factors via :func:`fusionlib.experiments.mechanism_of` and
+:func:`~fusionlib.experiments.stability_factor`), never by parsing their names; heads are listed in the head
+table's order (:data:`fusionlib.settings.HEADS`).
+
 Every comparison is against a reference arm evaluated on the same folds (metadata-only, the best single
 modality, unless stated): the difference in κ per visit (mean over repeats of the pooled out-of-fold κ), a
 patient-level paired bootstrap 95 % CI and the Nadeau–Bengio corrected t-test over folds
@@ -13,8 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import settings
+from .experiments import NO_MECHANISM, mechanism_of, stability_factor
 from .metrics import summarise
-from .runner import ArmResult, load_results, summary_table
+from .results import ArmResult, load_results, summary_table  # noqa: F401  (summary_table: for the pages)
+from .settings import CONDITIONS, ArmSettings
 from .stats import corrected_ttest, fold_differences, paired_bootstrap
 
 
@@ -30,17 +38,6 @@ def load_experiment(generated_dir: str | Path, name: str) -> dict[str, ArmResult
 def kappa(result: ArmResult, weights: str = "quadratic") -> float:
     """κ per visit, pooled over the folds of a repeat, mean over repeats."""
     return float(summarise(result.metrics, "pooled").loc[("visit", f"kappa_{weights}"), "mean"])
-
-
-def experiment_table(results: list[ArmResult] | dict) -> pd.DataFrame:
-    """One row per arm: κ quadratic / unweighted per visit (pooled, mean over repeats), fold sd, training-row
-    κ, and the amortised wall time."""
-    results = list(results.values()) if isinstance(results, dict) else results
-    t = summary_table(results)
-    cols = {"arm": "arm", "kappa_quadratic_visit": "κ quad (visit)", "kappa_quadratic_visit_fold_sd": "fold sd",
-            "kappa_unweighted_visit": "κ unw (visit)", "kappa_quadratic_train_row": "κ quad, training rows",
-            "wall_s": "s (amortised)"}
-    return t[list(cols)].rename(columns=cols).round(3)
 
 
 def _n_sizes(result: ArmResult) -> tuple[float, float]:
@@ -98,13 +95,29 @@ def public(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- the root-cause grid -------------------------------------------------------------------------------
 
+def in_head_order(names) -> list[str]:
+    """``names`` that are heads, in the head table's order."""
+    present = set(names)
+    return [h for h in settings.head_names() if h in present]
+
+
+def arm_label(head: str, condition: str = "") -> str:
+    """The label of the default arm of ``head`` under ``condition`` (a key of
+    :data:`fusionlib.settings.CONDITIONS`; a head without an RF input takes none)."""
+    return ArmSettings(head=head, **CONDITIONS.get(condition, {})).label
+
+
+def metadata_partner(s: ArmSettings) -> str:
+    """The label of metadata-only under the same RF switches as ``s`` (the reference of a fusion arm)."""
+    return ArmSettings(head="metadata_only", decomposition=s.decomposition, source=s.source).label
+
+
 def grid_table(results: dict[str, ArmResult]) -> pd.DataFrame:
-    """κ quad per visit with one row per (source, decomposition) and one column per head."""
+    """κ quad per visit with one row per (source, decomposition) and one column per head (head-table order)."""
     rows = [{"source": r.settings.source, "decomposition": r.settings.decomposition, "head": r.settings.head,
              "kappa": kappa(r)} for r in results.values()]
     t = pd.DataFrame(rows).pivot_table(index=["source", "decomposition"], columns="head", values="kappa")
-    heads = [h for h in ("metadata_only", "baseline", "fix1", "fix2", "fix3", "fix23") if h in t.columns]
-    return t[heads]
+    return t[in_head_order(t.columns)]
 
 
 def factor_effects(grid: pd.DataFrame) -> pd.DataFrame:
@@ -180,29 +193,37 @@ def bn_statistics(result: ArmResult) -> pd.DataFrame:
 
 # --- H3 and the batch sweep -----------------------------------------------------------------------------
 
-def by_name_part(results: dict[str, ArmResult], part: int, sep: str = " | ") -> pd.DataFrame:
-    """κ per arm with its name split on ``sep`` (``head | condition | seed 3``) into columns."""
+def _kappas(r: ArmResult) -> dict:
+    return {"κ quad": kappa(r), "κ unw": kappa(r, "unweighted")}
+
+
+def seed_table(results: dict[str, ArmResult]) -> pd.DataFrame:
+    """κ per seed arm of the stability experiment: head, condition, level (``seed k``), κ quad, κ unw."""
     rows = []
-    for label, r in results.items():
-        bits = label.split(sep)
-        rows.append({"head": bits[0], "condition": bits[1] if len(bits) > 1 else "",
-                     "level": bits[part] if len(bits) > part else "", "κ quad": kappa(r),
-                     "κ unw": kappa(r, "unweighted")})
+    for r in results.values():
+        kind, value = stability_factor(r.settings)
+        if kind == "seed":
+            rows.append({"head": r.settings.head, "condition": r.settings.condition, "level": f"seed {value}",
+                         **_kappas(r)})
     return pd.DataFrame(rows)
 
 
 def seed_spread(results: dict[str, ArmResult]) -> pd.DataFrame:
     """Per (head, condition): κ over initialisation seeds — mean, sd, min, max, n."""
-    t = by_name_part({k: v for k, v in results.items() if "| seed" in k}, 2)
+    t = seed_table(results)
     return (t.groupby(["condition", "head"])["κ quad"].agg(["mean", "std", "min", "max", "count"])
             .reset_index().round(3))
 
 
 def batch_sweep(results: dict[str, ArmResult]) -> pd.DataFrame:
     """κ per (condition, head, batch size)."""
-    t = by_name_part({k: v for k, v in results.items() if "| batch" in k}, 2)
-    t["batch size"] = t["level"].str.replace("batch ", "").astype(int)
-    return t.drop(columns="level").sort_values(["condition", "head", "batch size"]).reset_index(drop=True)
+    rows = []
+    for r in results.values():
+        kind, value = stability_factor(r.settings)
+        if kind == "batch":
+            rows.append({"head": r.settings.head, "condition": r.settings.condition, **_kappas(r),
+                         "batch size": value})
+    return pd.DataFrame(rows).sort_values(["condition", "head", "batch size"]).reset_index(drop=True)
 
 
 # --- Fix #1 arithmetic ----------------------------------------------------------------------------------
@@ -225,9 +246,14 @@ def fix1_arithmetic(rf: np.ndarray) -> pd.DataFrame:
 # --- sensitivity sweep ----------------------------------------------------------------------------------
 
 def sweep_table(results: dict[str, ArmResult]) -> pd.DataFrame:
-    """Per thermal level: each arm's κ and its gain over metadata-only at that level."""
-    t = by_name_part(results, 1)
-    t["thermal signal"] = t["condition"].str.replace("thermal ", "").astype(float)
+    """Per thermal level: each arm's κ and its gain over metadata-only at that level. An arm under the report's
+    conditions is named ``<head> (report's conditions)``."""
+    rows = []
+    for r in results.values():
+        s = r.settings
+        rows.append({"thermal signal": float(s.cohort_params().thermal_signal),
+                     "head": f"{s.head} (report's conditions)" if s.condition == "report" else s.head, **_kappas(r)})
+    t = pd.DataFrame(rows)
     ref = t[t["head"] == "metadata_only"].set_index("thermal signal")["κ quad"]
     t["gain over metadata-only"] = t["κ quad"] - t["thermal signal"].map(ref)
     return t[["thermal signal", "head", "κ quad", "κ unw", "gain over metadata-only"]].sort_values(
@@ -237,20 +263,33 @@ def sweep_table(results: dict[str, ArmResult]) -> pd.DataFrame:
 # --- pairs and the numbers each page glues into its text -------------------------------------------------
 
 COLLAPSE_BELOW = 0.10  #: what we call a collapse: the fusion's κ below this (the report: 0.022)
-FUSIONS = ("baseline", "fix1", "fix2", "fix3", "fix23")
 
 
 def pairs_against_metadata(results: dict[str, ArmResult]) -> list[tuple[str, str]]:
     """Every fusion arm (report heads and robust fusions) paired with metadata-only under the same RF switches."""
     pairs = []
     for label, r in results.items():
-        s = r.settings
-        if s.head in ("metadata_only", "image_only"):
-            continue
-        ref = f"metadata_only|{s.decomposition}|{s.source}"
-        if ref in results:
-            pairs.append((label, ref))
+        if r.settings.spec.is_fusion and metadata_partner(r.settings) in results:
+            pairs.append((label, metadata_partner(r.settings)))
     return pairs
+
+
+def against_metadata(results: dict[str, ArmResult], weights=("quadratic", "unweighted"),
+                     n_boot: int = 1000) -> pd.DataFrame:
+    """:func:`comparison_table` of every fusion arm against metadata-only (:func:`pairs_against_metadata`), with
+    each row's ``verdict`` by the quadratic-κ CI (the Results page's table; the findings read the same)."""
+    comp = comparison_table(results, pairs_against_metadata(results), n_boot, weights)
+    comp["verdict"] = [verdict(r) for _, r in comp.iterrows()]
+    return comp
+
+
+def rows_of(comp: pd.DataFrame, results: dict[str, ArmResult], kind: str | None = None,
+            condition: str | None = None) -> pd.DataFrame:
+    """The rows of a comparison table whose arm's head is of ``kind`` (:data:`fusionlib.settings.KINDS`) and
+    whose RF switches are ``condition``, read from the arms' settings."""
+    keep = [(kind is None or results[a].settings.spec.kind == kind)
+            and (condition is None or results[a].settings.condition == condition) for a in comp["arm"]]
+    return comp[keep]
 
 
 def _fmt_ci(row: pd.Series, tag: str = "quad") -> str:
@@ -262,15 +301,14 @@ def results_numbers(res: dict[str, ArmResult], comp: pd.DataFrame) -> dict:
     from .report import REPORTED
 
     k = {label: kappa(r) for label, r in res.items()}
-    base_rep = k["baseline|ordinal_original|in_sample"]
+    base_rep = k[arm_label("baseline", "report")]
     verdicts = [verdict(r) for _, r in comp.iterrows()]
-    robust = comp[comp["arm"].str.split("|").str[0].isin(("stacking", "loglinear", "alpha_grid"))
-                  & comp["arm"].str.endswith("ordinal|oof_grouped")]
-    robust_text = "; ".join(f"`{r['arm'].split('|')[0]}` κ {r['κ quad']:.3f}, {_fmt_ci(r)}, {verdict(r)}"
+    robust = rows_of(comp, res, kind="robust", condition="corrected")
+    robust_text = "; ".join(f"`{res[r['arm']].settings.head}` κ {r['κ quad']:.3f}, {_fmt_ci(r)}, {verdict(r)}"
                             for _, r in robust.iterrows()) or "not run"
-    return {"md_cor": k["metadata_only|ordinal|oof_grouped"], "md_rep": k["metadata_only|ordinal_original|in_sample"],
-            "img": k["image_only"], "base_rep": base_rep, "rep_md": REPORTED["metadata_only"][0],
-            "rep_img": REPORTED["image_only"][0], "rep_base": REPORTED["baseline"][0],
+    return {"md_cor": k[arm_label("metadata_only", "corrected")], "md_rep": k[arm_label("metadata_only", "report")],
+            "img": k[arm_label("image_only")], "base_rep": base_rep, "rep_md": REPORTED["metadata_only"].mean,
+            "rep_img": REPORTED["image_only"].mean, "rep_base": REPORTED["baseline"].mean,
             "collapse_threshold": COLLAPSE_BELOW,
             "collapse_verdict": "reproduced" if base_rep < COLLAPSE_BELOW else "did not reproduce",
             "n_comparisons": len(comp), "n_better": verdicts.count("better"), "n_worse": verdicts.count("worse"),
@@ -280,13 +318,10 @@ def results_numbers(res: dict[str, ArmResult], comp: pd.DataFrame) -> dict:
 def grid_pairs(results: dict[str, ArmResult]) -> list[tuple[str, str]]:
     """Per grid row, the baseline fusion against metadata-only; and, per head, in-sample against grouped
     out-of-fold training probabilities with the original decomposition (the report's defect, alone)."""
-    pairs = []
-    for label, r in results.items():
-        s = r.settings
-        if s.head == "baseline":
-            pairs.append((label, f"metadata_only|{s.decomposition}|{s.source}"))
-    for h in ("metadata_only", *FUSIONS):
-        pairs.append((f"{h}|ordinal_original|in_sample", f"{h}|ordinal_original|oof_grouped"))
+    pairs = [(label, metadata_partner(r.settings)) for label, r in results.items() if r.settings.head == "baseline"]
+    for h in settings.head_names(kind="keras"):
+        pairs.append(tuple(ArmSettings(head=h, decomposition="ordinal_original", source=src).label
+                           for src in ("in_sample", "oof_grouped")))
     return [p for p in pairs if p[0] in results and p[1] in results]
 
 
@@ -334,38 +369,34 @@ def hypotheses_numbers(h1: pd.DataFrame, alphas: dict, bn: dict, spread: pd.Data
             "rf_spread": float(fix1["rf max - min"].mean()), "soft_spread": float(fix1["softmax max - min"].mean())}
 
 
-def _mech_split(label: str) -> tuple[str, str]:
-    head, mech = label.split(" | ", 1)
-    return head, mech
+def fusion_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a head-by-column table that are fusion heads, in head-table order."""
+    return [h for h in settings.head_names(fusion=True) if h in table.columns]
 
 
 def mechanism_table(results: dict[str, ArmResult]) -> pd.DataFrame:
-    """κ (quad, unw) per mechanism (rows) and head (columns), and the training-row κ of the baseline."""
-    rows = []
-    for label, r in results.items():
-        head, mech = _mech_split(label)
-        rows.append({"mechanism": mech, "head": head, "κ": kappa(r)})
+    """κ per mechanism (rows, :func:`fusionlib.experiments.mechanism_of`) and head (columns)."""
+    rows = [{"mechanism": mechanism_of(r.settings), "head": r.settings.head, "κ": kappa(r)} for r in results.values()]
     t = pd.DataFrame(rows).pivot_table(index="mechanism", columns="head", values="κ", sort=False)
-    return t[[h for h in ("metadata_only", "baseline", "fix23") if h in t.columns]].round(3)
+    return t[in_head_order(t.columns)].round(3)
 
 
 def mechanism_pairs(results: dict[str, ArmResult]) -> list[tuple[str, str]]:
-    none = "none (report's conditions)"
-    pairs = []
-    for label in results:
-        head, mech = _mech_split(label)
-        if mech != none and f"{head} | {none}" in results:
-            pairs.append((label, f"{head} | {none}"))
-    return pairs
+    """Each arm with a mechanism switched on, paired with the same head without any."""
+    plain = {r.settings.head: label for label, r in results.items() if mechanism_of(r.settings) == NO_MECHANISM}
+    return [(label, plain[r.settings.head]) for label, r in results.items()
+            if mechanism_of(r.settings) != NO_MECHANISM and r.settings.head in plain]
 
 
 def joint_pairs(results: dict[str, ArmResult]) -> list[tuple[str, str]]:
-    return [(f"{h} | joint", f"{h} | frozen") for h in FUSIONS if f"{h} | joint" in results]
+    """Each arm whose CNN trains with its head (``image="joint"``) against the same head on the frozen image input."""
+    frozen = {r.settings.head: label for label, r in results.items() if r.settings.image == "frozen"}
+    joint = {r.settings.head: label for label, r in results.items() if r.settings.image == "joint"}
+    return [(joint[h], frozen[h]) for h in settings.head_names(fusion=True) if h in joint and h in frozen]
 
 
 def mechanism_numbers(table: pd.DataFrame, comp: pd.DataFrame, jcomp: pd.DataFrame) -> dict:
-    fusion_cols = [c for c in ("baseline", "fix23") if c in table.columns]
-    long = table[fusion_cols].stack()
+    long = table[fusion_columns(table)].stack()
     collapsed = long[long < COLLAPSE_BELOW]
     if len(collapsed):
         names = "; ".join(f"{m} ({h}: κ {v:.3f})" for (m, h), v in collapsed.items())
@@ -380,8 +411,8 @@ def mechanism_numbers(table: pd.DataFrame, comp: pd.DataFrame, jcomp: pd.DataFra
 
 
 def fusion_rows(sweep: pd.DataFrame) -> pd.DataFrame:
-    """The sweep's fusion arms only (not the single modalities)."""
-    return sweep[~sweep["head"].isin(("metadata_only", "image_only"))]
+    """The sweep's fusion arms only (not the single modalities: the heads that are no fusion)."""
+    return sweep[~sweep["head"].isin(settings.head_names(fusion=False))]
 
 
 def sweep_numbers(sweep: pd.DataFrame) -> dict:

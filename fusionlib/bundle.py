@@ -31,17 +31,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from .heads import ALPHA_HEADS, head_block
+from . import settings
+from .heads import head_block
 from .metrics import quadratic_kappa_columns
 from .train import TrainConfig, inverse_frequency_weights, make_loss, oversample, set_determinism, steps_per_execution
-
-SELECT_ON = ("stop_loss", "train_kappa")
 
 
 @dataclass(frozen=True)
 class HeadSpec:
     """One head of a bundle: ``key`` (unique, e.g. the arm label), ``head`` (a Keras fusion head or
-    ``"metadata_only"``) and how its checkpoint is chosen (``select_on``, one of :data:`SELECT_ON`)."""
+    ``"metadata_only"``) and how its checkpoint is chosen (``select_on``, :data:`fusionlib.settings.SWITCHES`)."""
 
     key: str
     head: str
@@ -92,8 +91,7 @@ def build_bundle(specs: list[HeadSpec], seed: int = 0) -> Bundle:
     """A model with inputs ``{"rf": (batch, H, 3), "image": (batch, H, 3)}`` in *grouped* order (heads of one
     type contiguous; ``Bundle.order``) and outputs ``{"output": (batch, H, 3)}`` plus ``"alpha_<type>"``."""
     for s in specs:
-        if s.select_on not in SELECT_ON:
-            raise ValueError(f"select_on={s.select_on!r} for {s.key!r}: use one of {SELECT_ON}")
+        settings.check("select_on", s.select_on)
     if len({s.key for s in specs}) != len(specs):
         raise ValueError("head keys in a bundle must be unique")
     types = list(dict.fromkeys(s.head for s in specs))
@@ -109,7 +107,7 @@ def build_bundle(specs: list[HeadSpec], seed: int = 0) -> Bundle:
         ins = {"rf": rf[:, sl]} if t == "metadata_only" else {"rf": rf[:, sl], "image": image[:, sl]}
         out = block(ins)
         outputs.append(out["output"])
-        if t in ALPHA_HEADS:
+        if settings.head(t).learns_alpha:
             alphas[f"alpha_{t}"] = out["alpha"]
         blocks.append((t, block, list(range(start, start + len(idx)))))
         start += len(idx)
@@ -259,9 +257,6 @@ def fit_bundle(specs: list[HeadSpec], rf: np.ndarray, image: np.ndarray, y: np.n
     return fit
 
 
-INFERENCE = ("moving", "batch_by_class", "batch_single")
-
-
 def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference: str = "moving",
                    y: np.ndarray | None = None, batch_size: int = 32) -> dict[str, np.ndarray]:
     """Per head key: ``{"p": (n_rows, 3), "alpha": (n_rows,) or absent}``.
@@ -271,8 +266,7 @@ def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference:
     batches: a defect); ``"batch_single"`` — training mode on batches of one row. The defects leave the
     model's weights (moving statistics included) as they were.
     """
-    if inference not in INFERENCE:
-        raise ValueError(f"inference={inference!r}: use one of {INFERENCE}")
+    settings.check("inference", inference)
     b = fit.bundle
     x = {"rf": _grouped(b, rf), "image": _grouped(b, image)}
     if inference == "moving":
@@ -298,7 +292,7 @@ def predict_bundle(fit: BundleFit, rf: np.ndarray, image: np.ndarray, inference:
     for p, i in enumerate(b.order):
         spec = b.specs[i]
         res = {"p": outs["output"][:, p].astype(np.float64)}
-        if spec.head in ALPHA_HEADS:
+        if settings.head(spec.head).learns_alpha:
             _, _, pos = next(blk for blk in b.blocks if blk[0] == spec.head)
             res["alpha"] = outs[f"alpha_{spec.head}"][:, pos.index(p), 0].astype(np.float64)
         result[spec.key] = res

@@ -53,18 +53,16 @@ noise (``image_offset_sd = 0.3``, ``pixel_noise = 0.3`` °C) is left at plausibl
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import thermal
+from . import io, store, thermal
+from .hashing import ContentHash
 
 CLASSES = ("I", "P", "R")
 LABEL = "Healing Phase Abs"
@@ -129,7 +127,7 @@ class CohortParams:
 
     def fingerprint(self) -> str:
         """A short hash of every knob: the cohort's identity in caches and results."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return ContentHash().update_bytes(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest(12)
 
 
 DEFAULTS = CohortParams()
@@ -162,11 +160,9 @@ class Cohort:
 
     def fingerprint(self) -> str:
         """Hash of the cohort's content (tables and pixels), for caches."""
-        h = hashlib.sha256()
-        h.update(pd.util.hash_pandas_object(self.visits, index=True).values.tobytes())
-        h.update(pd.util.hash_pandas_object(self.images, index=True).values.tobytes())
-        h.update(self.pixels.tobytes())
-        return h.hexdigest()[:12]
+        return ContentHash().update_bytes(pd.util.hash_pandas_object(self.visits, index=True).values.tobytes(),
+                                          pd.util.hash_pandas_object(self.images, index=True).values.tobytes(),
+                                          self.pixels.tobytes()).hexdigest(12)
 
 
 def _ordinal_from_z(z: np.ndarray, freqs: list[float]) -> np.ndarray:
@@ -268,8 +264,8 @@ def _temperatures(rng: np.random.Generator, y: np.ndarray, patient_idx: np.ndarr
     return np.stack([wound, peri, skin], axis=1)
 
 
-def _scene(rng: np.random.Generator, temps: np.ndarray, frame: tuple[int, int], scale: float,
-           angle: str, p: CohortParams) -> thermal.Scene:
+def scene(rng: np.random.Generator, temps: np.ndarray, frame: tuple[int, int], scale: float,
+          angle: str, p: CohortParams) -> thermal.Scene:
     """One photograph's pose, offsets and noise for a visit with temperatures ``temps = (wound, peri, skin)``."""
     h, w = frame
     zoom = 1.8 if angle.endswith("Z") else 1.0
@@ -286,41 +282,23 @@ def _scene(rng: np.random.Generator, temps: np.ndarray, frame: tuple[int, int], 
         fov=0.72, noise=p.pixel_noise)
 
 
-#: Environment variable naming the cohort cache folder; ``0``, ``off``, ``false`` or ``no`` disable the cache.
-CACHE_ENV = "FUSIONLIB_CACHE"
-#: The cache folder when neither ``cache_dir`` nor :data:`CACHE_ENV` is given (git-ignored).
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "fusionlib"
 _CACHE_FORMAT = 1
-
-
-def cache_dir_of(cache_dir: str | Path | bool | None = None) -> Path | None:
-    """The cohort cache folder: ``cache_dir``, else ``$FUSIONLIB_CACHE``, else :data:`DEFAULT_CACHE_DIR`;
-    ``None`` when caching is off (``cache_dir=False`` or ``FUSIONLIB_CACHE=0``)."""
-    if cache_dir is False:
-        return None
-    if cache_dir is None or cache_dir is True:
-        env = os.environ.get(CACHE_ENV, "").strip()
-        if env.lower() in ("0", "off", "false", "no"):
-            return None
-        return Path(env) if env else DEFAULT_CACHE_DIR
-    return Path(cache_dir)
 
 
 def cache_key(p: CohortParams) -> str:
     """What a cached cohort depends on: every knob, the generator's source (this file and
     :mod:`fusionlib.thermal`) and the NumPy / pandas versions (random streams and pickles may change with
     them). Any change is a cache miss."""
-    h = hashlib.sha256()
-    h.update(json.dumps(asdict(p), sort_keys=True).encode())
+    h = ContentHash().update_bytes(json.dumps(asdict(p), sort_keys=True).encode())
     for path in (Path(__file__), Path(thermal.__file__)):
-        h.update(path.read_bytes())
-    h.update(f"numpy {np.__version__} pandas {pd.__version__} format {_CACHE_FORMAT}".encode())
-    return h.hexdigest()
+        h.update_file(path)
+    return h.update_bytes(f"numpy {np.__version__} pandas {pd.__version__} format {_CACHE_FORMAT}".encode()).hexdigest()
 
 
 def cache_path(p: CohortParams, cache_dir: str | Path | bool | None = None) -> Path | None:
-    """The cache file of the cohort with knobs ``p`` (``None`` when caching is off)."""
-    folder = cache_dir_of(cache_dir)
+    """The cache file of the cohort with knobs ``p`` (``None`` when caching is off; the folder:
+    :func:`fusionlib.store.cache_dir_of`)."""
+    folder = store.cache_dir_of(cache_dir)
     return None if folder is None else folder / f"cohort-{cache_key(p)[:32]}.pkl"
 
 
@@ -343,23 +321,15 @@ def _read_cache(path: Path, key: str) -> Cohort | None:
 
 
 def _write_cache(path: Path, key: str, cohort: Cohort) -> None:
-    """Store ``cohort`` at ``path`` atomically (a temporary file in the same folder, then ``os.replace``);
-    a cache that cannot be written (read-only folder, full disk) is silently skipped."""
-    tmp = None
+    """Store ``cohort`` at ``path`` atomically (:func:`fusionlib.io.atomic_file`); a cache that cannot be
+    written (read-only folder, full disk) is silently skipped."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with io.atomic_file(path) as tmp, open(tmp, "wb") as f:
             pickle.dump({"format": _CACHE_FORMAT, "key": key, "visits": cohort.visits, "images": cohort.images,
                          "pixels": cohort.pixels, "name": cohort.name, "params": cohort.params}, f,
                         protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        tmp = None
     except Exception:  # noqa: BLE001 - the cache is an optimisation: never fail the caller because of it
         pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def make_synthetic_cohort(params: CohortParams | None = None, cache_dir: str | Path | bool | None = None,
@@ -369,7 +339,7 @@ def make_synthetic_cohort(params: CohortParams | None = None, cache_dir: str | P
     ``make_synthetic_cohort(n_patients=60, seed=3)`` overrides single knobs of ``DEFAULTS``.
     Deterministic: the same parameters give identical tables and pixels.
 
-    Cached on disk (see :func:`cache_dir_of`, :func:`cache_key`): a cohort generated once is read back from
+    Cached on disk (see :func:`fusionlib.store.cache_dir_of`, :func:`cache_key`): a cohort generated once is read back from
     ``<cache>/cohort-<key>.pkl`` (identical tables, pixels and fingerprint); an unreadable cache file is
     regenerated and overwritten. ``cache_dir=False`` (or ``FUSIONLIB_CACHE=0``) always generates.
     """
@@ -446,15 +416,24 @@ def _generate(p: CohortParams) -> Cohort:
 
 def _render_images(rng: np.random.Generator, temps: np.ndarray, p: CohortParams) -> tuple[pd.DataFrame, np.ndarray]:
     """Image rows (``2 + Binomial(4, 0.4)`` per visit) and their preprocessed crops."""
-    frame = (round(thermal.FULL_FRAME[0] * p.frame_scale), round(thermal.FULL_FRAME[1] * p.frame_scale))
-    margin = max(1, round(thermal.FULL_MARGIN * p.frame_scale))
     per_visit = 2 + rng.binomial(4, 0.4, len(temps))
     visit = np.repeat(np.arange(len(temps)), per_visit)
     angles = rng.choice(["LW", "MW", "RW", "MZ"], len(visit), p=[0.26, 0.34, 0.32, 0.08])
     debri = np.where(rng.random(len(visit)) < 0.6, "A", "B")
-    pixels = np.empty((len(visit), p.image_size, p.image_size, 3), dtype=np.uint8)
-    for i, (vi, ang) in enumerate(zip(visit, angles)):
-        scene = _scene(rng, temps[vi], frame, p.frame_scale, ang, p)
-        pixels[i] = thermal.render_crop(scene, frame, margin, p.image_size, rng)
+    pixels = render_crops(rng, temps, visit, angles, p)
     images = pd.DataFrame({"visit": visit, "DebriStat": debri, "Camera": "T", "Angle": angles})
     return images, pixels
+
+
+def render_crops(rng: np.random.Generator, temps: np.ndarray, visit: np.ndarray, angles, p: CohortParams) -> np.ndarray:
+    """One rendered crop per image row: row ``i`` shows visit ``visit[i]`` (temperatures ``temps[visit[i]]``,
+    °C) from camera angle ``angles[i]`` (:func:`scene`), on the full frame scaled by ``p.frame_scale``, cropped
+    and padded to ``p.image_size``; ``uint8`` ``(n_rows, size, size, 3)``. Shared by the synthetic and the
+    semi-real cohort (:func:`fusionlib.dfu.semi_real_cohort`)."""
+    frame = (round(thermal.FULL_FRAME[0] * p.frame_scale), round(thermal.FULL_FRAME[1] * p.frame_scale))
+    margin = max(1, round(thermal.FULL_MARGIN * p.frame_scale))
+    pixels = np.empty((len(visit), p.image_size, p.image_size, 3), dtype=np.uint8)
+    for i, (vi, ang) in enumerate(zip(visit, angles)):
+        pixels[i] = thermal.render_crop(scene(rng, temps[vi], frame, p.frame_scale, ang, p), frame, margin,
+                                        p.image_size, rng)
+    return pixels

@@ -1,15 +1,20 @@
 """The public DFU files: where they come from, how they are checked, and which folder the book reads.
 
 Three files of github.com/rezabasiri/DFUMultiClassification (Apache-2.0), each pinned to a commit and its
-sha256 (:data:`FILES`; the same table as ``NOTICE.md`` beside the shared copy):
+sha256 (:data:`FILES`):
 
 * ``DataMaster_Processed_V12_WithMissing.csv`` and ``bounding_box_thermal.csv``, ``data/raw/`` at f4036cb;
 * ``best_matching.csv``, ``results/`` at 4a0924d (the original pipeline's row table).
 
+This module is the one place for the files' names, pins and hashes and for how to point to them
+(:data:`DATA_ENV`, :data:`HOW_TO_POINT_TO_DATA`): the readers (:mod:`fusionlib.dfu`) and the replay
+(:mod:`fusionlib.replay`, which checks ``best_matching.csv`` against :data:`FILES`) import them from here. It
+imports only the standard library at import time (pooch when it downloads).
+
 Where the folder comes from, in this order (:func:`locate`):
 
 1. **a folder you give** — ``data_dir=`` (papermill: ``-p data_dir <folder>``) or the environment variable
-   ``DFU_DATA_DIR``. Every file asked for must be there: a missing one raises :class:`fusionlib.dfu.DFUDataError`
+   ``DFU_DATA_DIR``. Every file asked for must be there: a missing one raises :class:`DFUDataError`
    naming it. A file whose sha256 differs from the pinned one is **accepted with a warning**
    (:class:`DataHashWarning`, and the difference is recorded in :class:`DataStatus` and shown on the real-data
    pages): a folder you point to may hold a deliberately edited copy, and the readers validate its format
@@ -29,17 +34,21 @@ study logs and the real-data pages show as their one line ("skipped, and why"), 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dfu import BOXES_CSV, CLINICAL_CSV, DATA_ENV, DFUDataError
+from .hashing import ContentHash, file_sha256
 
 REPOSITORY = "rezabasiri/DFUMultiClassification"
+#: The clinical CSV (one row per wound visit) and the thermal bounding-box CSV (:mod:`fusionlib.dfu` reads them).
+CLINICAL_CSV = "DataMaster_Processed_V12_WithMissing.csv"
+BOXES_CSV = "bounding_box_thermal.csv"
 #: The row table of the original pipeline (one row per matched depth + thermal image pair of a visit).
 BEST_MATCHING_CSV = "best_matching.csv"
+#: The environment variable naming a folder of your own that holds the public files.
+DATA_ENV = "DFU_DATA_DIR"
 #: Environment variables: the cache folder of the downloads, and the base URL they come from.
 CACHE_ENV = "DFU_CACHE_DIR"
 URL_ENV = "DFU_DATA_URL"
@@ -76,6 +85,11 @@ FILES = {f.name: f for f in (
 HOW_TO_POINT_TO_DATA = (f"set the environment variable {DATA_ENV} to a folder holding "
                         f"{', '.join(list(FILES)[:-1])} and {list(FILES)[-1]} (or pass data_dir=<folder>; papermill: "
                         "-p data_dir <folder>), or build where raw.githubusercontent.com is reachable")
+
+
+class DFUDataError(ValueError):
+    """Bad input in the DFU files or folder; the message names the file and the line, column or value at fault
+    (the readers of :mod:`fusionlib.dfu` raise it too)."""
 
 
 class DataUnavailable(DFUDataError):
@@ -131,16 +145,7 @@ class DataStatus:
         """A short hash of the files' content (empty when unavailable): a study task re-runs when it changes."""
         if not self.available:
             return ""
-        return hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(self.sha256.items())).encode()).hexdigest()[:16]
-
-
-def sha256_of(path: str | Path) -> str:
-    """The sha256 (hex) of the file at ``path``, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return ContentHash().update_bytes("".join(f"{k}:{v};" for k, v in sorted(self.sha256.items())).encode()).hexdigest(16)
 
 
 def cache_dir() -> Path:
@@ -163,7 +168,7 @@ def _names(require) -> list[str]:
 
 def check_folder(folder: str | Path, require=None) -> DataStatus:
     """Check a folder you gave: every file of ``require`` (names of :data:`FILES`; default all) must be there —
-    a missing one raises :class:`~fusionlib.dfu.DFUDataError` naming it — and each one's sha256 is compared with
+    a missing one raises :class:`DFUDataError` naming it — and each one's sha256 is compared with
     the pinned one: a difference warns (:class:`DataHashWarning`) and is listed in ``differs``."""
     folder = Path(folder).expanduser().resolve()       # absolute: notebooks run in another working directory
     if not folder.is_dir():
@@ -172,7 +177,7 @@ def check_folder(folder: str | Path, require=None) -> DataStatus:
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise DFUDataError(f"{folder}: {', '.join(missing)} not found there; {HOW_TO_POINT_TO_DATA}")
-    hashes = {n: sha256_of(folder / n) for n in names}
+    hashes = {n: file_sha256(folder / n) for n in names}
     differs = [n for n in names if hashes[n] != FILES[n].sha256]
     for n in differs:
         warnings.warn(f"{folder / n}: sha256 {hashes[n][:12]}... differs from the pinned public file "
@@ -202,7 +207,7 @@ def fetch(cache: str | Path | None = None, base_url: str | None = None, require=
         for name in _names(require):
             f = FILES[name]
             target = folder / name
-            if target.is_file() and sha256_of(target) != f.sha256:
+            if target.is_file() and file_sha256(target) != f.sha256:
                 target.unlink()                         # a stale or damaged copy: never left to be read
             url = f.url(base_url)
             try:
@@ -254,7 +259,7 @@ def locate(data_dir: str | Path | None = None, require=None, download: bool = Tr
     ``$DFU_DATA_DIR`` (checked by :func:`check_folder`), else the cache, fetched when ``download``.
 
     ``require``: the file names needed (default all of :data:`FILES`). Returns an available
-    :class:`DataStatus`. Raises :class:`~fusionlib.dfu.DFUDataError` for a folder you gave that lacks a file,
+    :class:`DataStatus`. Raises :class:`DFUDataError` for a folder you gave that lacks a file,
     and :class:`DataUnavailable` when the files cannot be downloaded (or ``download=False`` and they are not
     all in the cache).
     """
@@ -271,7 +276,7 @@ def locate(data_dir: str | Path | None = None, require=None, download: bool = Tr
     if download:
         fetch(folder, base_url, names)
     else:
-        absent = [n for n in names if not (folder / n).is_file() or sha256_of(folder / n) != FILES[n].sha256]
+        absent = [n for n in names if not (folder / n).is_file() or file_sha256(folder / n) != FILES[n].sha256]
         if absent:
             raise DataUnavailable(f"{', '.join(absent)} not in the cache {folder} (not downloaded yet)")
     return DataStatus(folder, "cache", "", [], {n: FILES[n].sha256 for n in names})

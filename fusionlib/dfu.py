@@ -1,7 +1,7 @@
 """The original DFU layout: readers for the public clinical CSV and the thermal bounding-box CSV, the real-image
 cohort (for whoever holds the non-public PNGs) and the **semi-real** cohort built from the public CSV alone.
 
-Files (see ``NOTICE.md`` beside the public data; they are read by path, never copied into the project):
+Files (pinned and sha256-checked by :mod:`fusionlib.datasets`; read by path, never copied into the project):
 
 * ``DataMaster_Processed_V12_WithMissing.csv`` — one row per wound visit, key ``(Patient#, Appt#, DFU#)``,
   label ``Healing Phase Abs`` coded ``I`` / ``P`` / ``R``; starts with a UTF-8 BOM;
@@ -55,7 +55,6 @@ of the real photographs. It is labelled ``params["kind"] == "semi_real"``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import warnings
@@ -66,21 +65,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from . import thermal
+from . import datasets, settings, thermal
 from .cohort import CLASSES, DEFAULTS, LABEL, TEMPERATURE_COLUMNS, VISIT_KEY, Cohort, CohortParams
-from .cohort import _scene as _synthetic_scene
-from .cohort import make_synthetic_cohort
+from .cohort import make_synthetic_cohort, render_crops
+from .datasets import BOXES_CSV, CLINICAL_CSV, DFUDataError  # noqa: F401  (the files and their errors: datasets)
+from .hashing import file_sha256
 from .schema import check_clinical_types, show
+from .settings import CONDITIONS
 
-CLINICAL_CSV = "DataMaster_Processed_V12_WithMissing.csv"
-BOXES_CSV = "bounding_box_thermal.csv"
-#: Environment variables naming the folder of the public CSVs and the folder of the (non-public) thermal PNGs.
-DATA_ENV = "DFU_DATA_DIR"
+#: The environment variable naming the folder of the (non-public) thermal PNGs.
 IMAGE_ENV = "DFU_IMAGE_DIR"
 KINDS = ("synthetic", "semi_real", "dfu_images")
-HOW_TO_POINT_TO_DATA = (f"pass data_dir=<folder> (papermill: -p data_dir <folder>) or set the environment variable "
-                        f"{DATA_ENV} to the folder holding {CLINICAL_CSV} and {BOXES_CSV} (the public files of "
-                        "github.com/rezabasiri/DFUMultiClassification, data/raw/)")
 
 REQUIRED_CLINICAL = (*VISIT_KEY, LABEL)
 REQUIRED_BOXES = ("Filename", *VISIT_KEY, "DebriStat", "Camera", "Angle", "Xmin", "Ymin", "Xmax", "Ymax")
@@ -92,10 +87,6 @@ _FILENAME_RE = re.compile(r"^(?P<idx>\d+)_P(?P<patient>\d{3})(?P<appt>\d{2})(?P<
 ANGLE_SHARES = {"LW": 836 / 3163, "MW": 1069 / 3163, "RW": 1011 / 3163, "MZ": 247 / 3163}
 AFTER_DEBRIDEMENT_SHARE = 1895 / 3163
 MISSING_TEMPERATURE = ("median", "drop")
-#: The real-data page's heads and the corrected RF condition they run under (see :func:`realdata_arms`).
-REALDATA_HEADS = ("metadata_only", "image_only", "baseline", "fix1", "fix2", "fix3", "fix23", "stacking", "loglinear",
-                  "alpha_grid")
-CORRECTED = {"decomposition": "ordinal", "source": "oof_grouped"}
 ON_DUPLICATE = ("error", "first")
 ON_UNMATCHED = ("error", "skip")
 ON_MISSING = ("error", "skip")
@@ -103,10 +94,6 @@ ON_MISSING = ("error", "skip")
 #: unless a ``window16`` maps their raw values onto 0..255 (see :func:`read_png`).
 HIGH_DEPTH_MODES = {"I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit",
                     "I": "32-bit integer", "F": "32-bit float"}
-
-
-class DFUDataError(ValueError):
-    """Bad input in the DFU files; the message names the file and the line, column or value at fault."""
 
 
 def _line(row: int) -> int:
@@ -621,12 +608,8 @@ def load_image_cohort(clinical_csv: str | Path, boxes_csv: str | Path, image_dir
               "visits_without_images": int(len(visits) - images["visit"].nunique())}
     return Cohort(visits=visits, images=images, pixels=pixels, name="dfu_images",
                   params={"kind": "dfu_images", "image_size": image_size, "margin": margin,
-                          "source": Path(clinical_csv).name, "source_sha256": _sha256(clinical_csv),
-                          "boxes_sha256": _sha256(boxes_csv), "report": report})
-
-
-def _sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                          "source": Path(clinical_csv).name, "source_sha256": file_sha256(clinical_csv),
+                          "boxes_sha256": file_sha256(boxes_csv), "report": report})
 
 
 def _temperatures(visits: pd.DataFrame, lines: np.ndarray, path: str | Path) -> np.ndarray:
@@ -651,7 +634,7 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
 
     Each visit gets ``draws_per_visit`` image rows; each is a :class:`fusionlib.thermal.Scene` at the visit's
     measured wound-centre / peri-ulcer / intact-skin temperatures (°C) with a random pose, ambient, calibration
-    offset and pixel noise drawn exactly as for the synthetic cohort (``fusionlib.cohort._scene`` with the
+    offset and pixel noise drawn exactly as for the synthetic cohort (:func:`fusionlib.cohort.render_crops` with the
     calibrated ``DEFAULTS`` noise), an angle drawn with the public boxes' angle shares, rendered on the
     1440 x 1080 frame scaled by ``frame_scale``, cropped +- 30 px (scaled) and zero padded to ``image_size``.
 
@@ -688,7 +671,7 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
               "visits_without_images": int(len(visits) - len(np.unique(images["visit"])))}
     params = {"kind": "semi_real", "semi_synthetic": True,
               "description": "real visits and labels; thermal crops rendered from the measured temperatures",
-              "source": Path(clinical_csv).name, "source_sha256": _sha256(clinical_csv),
+              "source": Path(clinical_csv).name, "source_sha256": file_sha256(clinical_csv),
               "draws_per_visit": draws_per_visit,
               "renderer": {k: getattr(p, k) for k in ("image_size", "frame_scale", "image_offset_sd", "pixel_noise",
                                                        "seed")},
@@ -699,15 +682,10 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
 def _render(rng: np.random.Generator, temps: np.ndarray, rendered: np.ndarray, draws: int,
             p: CohortParams) -> tuple[pd.DataFrame, np.ndarray]:
     """``draws`` rendered crops for each visit index in ``rendered``; the image table and ``uint8`` pixels."""
-    frame = (round(thermal.FULL_FRAME[0] * p.frame_scale), round(thermal.FULL_FRAME[1] * p.frame_scale))
-    margin = max(1, round(thermal.FULL_MARGIN * p.frame_scale))
     visit = np.repeat(rendered, draws).astype(np.int64)
     angles = rng.choice(list(ANGLE_SHARES), len(visit), p=list(ANGLE_SHARES.values()))
     debri = np.where(rng.random(len(visit)) < AFTER_DEBRIDEMENT_SHARE, "A", "B")
-    pixels = np.empty((len(visit), p.image_size, p.image_size, 3), dtype=np.uint8)
-    for i, (vi, angle) in enumerate(zip(visit, angles)):
-        scene = _synthetic_scene(rng, temps[vi], frame, p.frame_scale, angle, p)
-        pixels[i] = thermal.render_crop(scene, frame, margin, p.image_size, rng)
+    pixels = render_crops(rng, temps, visit, angles, p)
     images = pd.DataFrame({"visit": visit, "DebriStat": debri, "Camera": "T", "Angle": angles,
                            "draw": np.tile(np.arange(draws), len(rendered))})
     return images, pixels
@@ -719,8 +697,6 @@ def data_dir_from(data_dir: str | Path | None = None, require: tuple = (CLINICAL
     the user's cache, downloaded at the pinned commits when ``download``. Raises :class:`DFUDataError` naming
     a missing file, or :class:`fusionlib.datasets.DataUnavailable` saying why the download failed and how to
     point to the data."""
-    from . import datasets
-
     return datasets.locate(data_dir, require=require, download=download).folder
 
 
@@ -783,11 +759,11 @@ def cohort_summary(cohort: Cohort) -> pd.DataFrame:
 
 def realdata_arms(n_splits: int = 5, n_repeats: int = 3, rf_trees: int = 300, seed: int = 0,
                   train: dict | None = None) -> list[dict]:
-    """Settings (:class:`fusionlib.runner.ArmSettings` dicts) of the real-data page's arms: metadata-only and
-    every fusion head (:data:`REALDATA_HEADS`), all under the corrected condition (:data:`CORRECTED`, the
-    runner's ``CONDITIONS["corrected"]``; ``tests/test_dfu.py`` checks they agree). The fusions' bar is not
-    among them: it is :func:`fusionlib.metadata_tables.best_metadata_arm` on the same folds (the nested-CV best
-    metadata arm), with the ``metadata_only`` arm here kept as the report's reference."""
-    common = {**CORRECTED, "n_splits": n_splits, "n_repeats": n_repeats, "rf_trees": rf_trees, "seed": seed,
-              "train": dict(train or {})}
-    return [{"head": head, **common} for head in REALDATA_HEADS]
+    """Settings (:class:`fusionlib.settings.ArmSettings` dicts) of the real-data page's arms: every head of the
+    head table (:data:`fusionlib.settings.HEADS`), all under the corrected condition
+    (``CONDITIONS["corrected"]``). The fusions' bar is not among them: it is
+    :func:`fusionlib.metadata_tables.best_metadata_arm` on the same folds (the nested-CV best metadata arm), with
+    the ``metadata_only`` arm here kept as the report's reference."""
+    common = {**CONDITIONS["corrected"], "n_splits": n_splits, "n_repeats": n_repeats, "rf_trees": rf_trees,
+              "seed": seed, "train": dict(train or {})}
+    return [{"head": head, **common} for head in settings.head_names()]

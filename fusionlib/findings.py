@@ -12,25 +12,41 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import analysis
+from . import analysis, settings
+from .analysis import arm_label
+from .experiments import MECHANISMS, NO_MECHANISM, read_by
 from .replay_studies import ordinal
-from .report import EXPECTED, ORIGINAL_LATER, REPORTED, reference_text
+from .report import EXPECTED, HISTORY, REPORTED, reference_text
+from .results import summary_table
 
-EXPERIMENTS = ("report", "sweep", "grid", "mechanisms", "stability", "joint")
-REPORT, CORRECTED = "ordinal_original|in_sample", "ordinal|oof_grouped"
+#: This page's name in the book (:mod:`fusionlib.pages`): the experiments whose results it reads name it.
+PAGE = "findings"
+REPORT, CORRECTED = "report", "corrected"   #: the two conditions (:data:`fusionlib.settings.CONDITIONS`)
+
+
+def load_experiments(generated_dir) -> dict:
+    """The results of every experiment this page reads (:func:`fusionlib.experiments.read_by`), by name, then by
+    arm label."""
+    return {name: analysis.load_experiment(generated_dir, name) for name in read_by(PAGE)}
+
+
+def _pair(head: str) -> list[str]:
+    """The labels of ``head``'s arms under the report's and the corrected conditions (one arm, twice, for a head
+    without an RF input)."""
+    return [arm_label(head, cond) for cond in (REPORT, CORRECTED)]
 
 
 def expectations_table(report_results: dict) -> pd.DataFrame:
-    """Per head of the report: the report's measured or expected κ, ours under its conditions and under the
-    corrected ones, and whether ours falls inside the report's expected range (fixes only)."""
+    """Per head of the report (the ``in_report`` rows of the head table): the report's measured or expected κ,
+    ours under its conditions and under the corrected ones, and whether ours falls inside the report's expected
+    range (fixes only)."""
     rows = []
-    for head in ("metadata_only", "image_only", "baseline", "fix1", "fix2", "fix3", "fix23"):
-        labels = ["image_only"] * 2 if head == "image_only" else [f"{head}|{REPORT}", f"{head}|{CORRECTED}"]
-        ours = [analysis.kappa(report_results[l]) for l in labels]
+    for head in settings.head_names(in_report=True):
+        ours = [analysis.kappa(report_results[label]) for label in _pair(head)]
         inside = ""
         if head in EXPECTED:
-            lo, hi = EXPECTED[head]
-            inside = ", ".join(f"{c}: {'yes' if lo <= k <= hi else 'no'}" for c, k in zip(("report", "corrected"), ours))
+            lo, hi = EXPECTED[head].value
+            inside = ", ".join(f"{c}: {'yes' if lo <= k <= hi else 'no'}" for c, k in zip((REPORT, CORRECTED), ours))
         rows.append({"head": head, "report": reference_text(head), "ours, report's conditions": round(ours[0], 3),
                      "ours, corrected": round(ours[1], 3), "inside the expected range": inside})
     return pd.DataFrame(rows)
@@ -40,109 +56,155 @@ def _ci(comp_row) -> str:
     return f"Δκ {comp_row['Δκ quad']:+.3f}, 95 % CI {comp_row['95% CI quad']}"
 
 
-def conclusions(res: dict) -> str:
-    """The conclusions as Markdown, from the results of :data:`EXPERIMENTS` (by name, then by arm label)."""
-    rep = res["report"]
-    k = {label: analysis.kappa(r) for label, r in rep.items()}
-    base_rep, md_rep = k[f"baseline|{REPORT}"], k[f"metadata_only|{REPORT}"]
-    base_cor, md_cor = k[f"baseline|{CORRECTED}"], k[f"metadata_only|{CORRECTED}"]
-    comp = analysis.comparison_table(rep, analysis.pairs_against_metadata(rep), weights=("quadratic",))
-    comp["verdict"] = [analysis.verdict(r) for _, r in comp.iterrows()]
-    row = comp.set_index("arm")
-    train_rep = analysis.summary_table([rep[f"baseline|{REPORT}"]])["kappa_quadratic_train_row"].iloc[0]
+class _Report:
+    """The report experiment's numbers the findings quote: κ by label and the fusions against metadata-only."""
+
+    def __init__(self, rep: dict):
+        self.rep = rep
+        self.k = {label: analysis.kappa(r) for label, r in rep.items()}
+        self.comp = analysis.against_metadata(rep, weights=("quadratic",))
+
+    def kappa(self, head: str, cond: str = "") -> float:
+        return self.k[arm_label(head, cond)]
+
+    def summary(self, head: str, cond: str, column: str) -> float:
+        return summary_table([self.rep[arm_label(head, cond)]])[column].iloc[0]
+
+
+def finding_collapse(r: _Report) -> str:
+    """1. Did the reported collapse reproduce (the baseline fusion under the report's conditions)?"""
+    base_rep, md_rep = r.kappa("baseline", REPORT), r.kappa("metadata_only", REPORT)
+    row = r.comp.set_index("arm").loc[arm_label("baseline", REPORT)]
+    train_rep = r.summary("baseline", REPORT, "kappa_quadratic_train_row")
     collapsed = base_rep < analysis.COLLAPSE_BELOW
-    out = ["**1. The reported collapse.** "
-           + (f"It reproduced: the baseline fusion under the report's conditions reaches κ {base_rep:.3f} "
-              if collapsed else
-              f"It did **not** reproduce: under the report's conditions (unnormalised ordinal RF, in-sample training "
-              f"probabilities) the baseline fusion reaches κ {base_rep:.3f} ")
-           + f"(the report: {REPORTED['baseline'][0]:.3f}) against metadata-only's {md_rep:.3f} "
-           f"({_ci(row.loc[f'baseline|{REPORT}'])}). Its training rows score κ {train_rep:.3f}: the in-sample defect is "
-           "visible as a train/validation gap."]
-    # the grid: which factor moves kappa
-    grid = analysis.grid_table(res["grid"])
+    return ("**1. The reported collapse.** "
+            + (f"It reproduced: the baseline fusion under the report's conditions reaches κ {base_rep:.3f} "
+               if collapsed else
+               f"It did **not** reproduce: under the report's conditions (unnormalised ordinal RF, in-sample training "
+               f"probabilities) the baseline fusion reaches κ {base_rep:.3f} ")
+            + f"(the report: {REPORTED['baseline'].value:.3f}) against metadata-only's {md_rep:.3f} "
+            f"({_ci(row)}). Its training rows score κ {train_rep:.3f}: the in-sample defect is "
+            "visible as a train/validation gap.")
+
+
+def finding_grid(grid_results: dict) -> str:
+    """2. Which factor of the root-cause grid moves κ, and the fusions' gain in each cell."""
+    grid = analysis.grid_table(grid_results)
     eff = analysis.factor_effects(grid)
     ranges = eff.groupby("factor")["range of the factor"].first().sort_values(ascending=False)
     src = eff[eff["factor"] == "source"].set_index("level")["mean κ"]
     gain = analysis.fusion_gain(grid)
-    out.append("**2. What moves κ (the root-cause grid).** Ranges of the factor means: "
-               + ", ".join(f"{f} {v:.3f}" for f, v in ranges.items())
-               + f". Mean κ by RF source: " + ", ".join(f"{s} {v:.3f}" for s, v in src.items())
-               + f". The fusion heads' gain over metadata-only in the same cell ranges {gain.min().min():+.3f} to "
-               f"{gain.max().max():+.3f}.")
-    # mechanisms
-    mech = analysis.mechanism_table(res["mechanisms"])
-    none = "none (report's conditions)"
-    fusion_cols = [c for c in ("baseline", "fix23") if c in mech.columns]
-    plain = mech.loc[none, fusion_cols] if none in mech.index else pd.Series(dtype=float)
-    low = mech.drop(index=none, errors="ignore")[fusion_cols].stack()
-    low = low[low < analysis.COLLAPSE_BELOW]
-    plain_collapsed = bool((plain < analysis.COLLAPSE_BELOW).any())
-    out.append("**3. Candidate mechanisms.** "
-               + ("Under the report's conditions alone the fusion already falls below "
-                  f"κ {analysis.COLLAPSE_BELOW:.2f} here (" + ", ".join(f"{h} {v:.3f}" for h, v in plain.items()) + "). "
-                  if plain_collapsed else
-                  f"Under the report's conditions alone the fusion stays above κ {analysis.COLLAPSE_BELOW:.2f} ("
-                  + ", ".join(f"{h} {v:.3f}" for h, v in plain.items()) + "). ")
-               + ("Switched on in addition, these bring a fusion below it: "
-                  + "; ".join(f"{m} ({h}, κ {v:.3f})" for (m, h), v in low.items())
-                  + (f". On this synthetic cohort they can produce a collapse like the reported "
-                     f"{REPORTED['baseline'][0]:g}; whether the original code had them is for its history to say "
-                     "(the provenance table above: the January code has neither a join nor BatchNorm in training "
-                     "mode at prediction)." if not plain_collapsed else ".")
-                  if len(low) else
-                  f"None of the added mechanisms brings a fusion below κ {analysis.COLLAPSE_BELOW:.2f}; the cause of "
-                  "the reported 0.022 is not among them."))
-    # fixes and robust fusions
-    fixes = comp[comp["arm"].str.split("|").str[0].isin(analysis.FUSIONS)]
+    return ("**2. What moves κ (the root-cause grid).** Ranges of the factor means: "
+            + ", ".join(f"{f} {v:.3f}" for f, v in ranges.items())
+            + ". Mean κ by RF source: " + ", ".join(f"{s} {v:.3f}" for s, v in src.items())
+            + f". The fusion heads' gain over metadata-only in the same cell ranges {gain.min().min():+.3f} to "
+            f"{gain.max().max():+.3f}.")
+
+
+def finding_mechanisms(mech_results: dict) -> str:
+    """3. Which candidate mechanisms bring a fusion below the collapse threshold."""
+    mech = analysis.mechanism_table(mech_results)
+    below = analysis.COLLAPSE_BELOW
+    fusion_cols = analysis.fusion_columns(mech)
+    plain = mech.loc[NO_MECHANISM, fusion_cols] if NO_MECHANISM in mech.index else pd.Series(dtype=float)
+    low = mech.drop(index=NO_MECHANISM, errors="ignore")[fusion_cols].stack()
+    low = low[low < below]
+    plain_collapsed = bool((plain < below).any())
+    plain_text = ", ".join(f"{h} {v:.3f}" for h, v in plain.items())
+    return ("**3. Candidate mechanisms.** "
+            + (f"Under the report's conditions alone the fusion already falls below κ {below:.2f} here ({plain_text}). "
+               if plain_collapsed else
+               f"Under the report's conditions alone the fusion stays above κ {below:.2f} ({plain_text}). ")
+            + ("Switched on in addition, these bring a fusion below it: "
+               + "; ".join(f"{m} ({h}, κ {v:.3f})" for (m, h), v in low.items())
+               + (f". On this synthetic cohort they can produce a collapse like the reported "
+                  f"{REPORTED['baseline'].value:g}; whether the original code had them is for its history to say "
+                  "(the provenance table above: the January code has neither a join nor BatchNorm in training "
+                  "mode at prediction)." if not plain_collapsed else ".")
+               if len(low) else
+               f"None of the added mechanisms brings a fusion below κ {below:.2f}; the cause of "
+               "the reported 0.022 is not among them."))
+
+
+def finding_fixes(r: _Report) -> str:
+    """4. The report's fixes against metadata-only, and Fix #2+#3 against the report's expectation."""
+    fixes = analysis.rows_of(r.comp, r.rep, kind="keras")
     better = fixes[fixes["verdict"] == "better"]["arm"].tolist()
     worse = fixes[fixes["verdict"] == "worse"]["arm"].tolist()
-    out.append(f"**4. The report's fixes.** Against metadata-only under the same conditions, {len(better)} of "
-               f"{len(fixes)} report-head arms are better by the 95 % patient-bootstrap CI"
-               + (f" ({', '.join(better)})" if better else "") + f", {len(worse)} worse"
-               + (f" ({', '.join(worse)})" if worse else "")
-               + f", the rest undecided. Fix #2+#3 reaches {k[f'fix23|{REPORT}']:.3f} / {k[f'fix23|{CORRECTED}']:.3f} "
-               f"(report's / corrected conditions) against the report's expected {EXPECTED['fix23'][0]:.2f}–"
-               f"{EXPECTED['fix23'][1]:.2f} (the original code base later measured {ORIGINAL_LATER['fix23']:.4f}).")
-    robust = comp[comp["arm"].str.split("|").str[0].isin(("stacking", "loglinear", "alpha_grid"))]
-    robust_unw = analysis.comparison_table(rep, [(a, r) for a, r in analysis.pairs_against_metadata(rep)
-                                                 if a in set(robust["arm"])], weights=("unweighted",))
-    worse_unw = [r["arm"] for _, r in robust_unw.iterrows() if analysis.verdict(r, "unw") == "worse"]
-    out.append("**5. Fusions that respect the bar.** "
-               + "; ".join(f"`{r['arm']}`: κ {r['κ quad']:.3f}, {_ci(r)} ({r['verdict']})" for _, r in robust.iterrows())
-               + ". " + ("None is worse than metadata-only by its quadratic-κ CI"
-                         if (robust["verdict"] != "worse").all() else "Some are worse than metadata-only by their CI")
-               + ("; by unweighted κ, worse: " + ", ".join(f"`{a}`" for a in worse_unw) + "."
-                  if worse_unw else "; by unweighted κ none is worse either."))
-    sweep = analysis.sweep_table(res["sweep"])
-    g = analysis.fusion_rows(sweep).pivot_table(index="head", columns="thermal signal",
-                                                values="gain over metadata-only")
-    out.append(f"**6. When fusion helps (sweep).** Gain over metadata-only with no thermal signal: "
-               f"{g.iloc[:, 0].min():+.3f} to {g.iloc[:, 0].max():+.3f}; at the strongest signal ({g.columns[-1]:g}): "
-               f"{g.iloc[:, -1].min():+.3f} to {g.iloc[:, -1].max():+.3f}.")
-    spread = analysis.seed_spread(res["stability"])
-    out.append(f"**7. Instability (H3).** The largest seed-to-seed sd of κ is {spread['std'].max():.3f}; the fold-to-fold "
-               f"sd of metadata-only here is "
-               f"{analysis.summary_table([rep[f'metadata_only|{CORRECTED}']])['kappa_quadratic_visit_fold_sd'].iloc[0]:.3f}.")
+    lo, hi = EXPECTED["fix23"].value
+    return (f"**4. The report's fixes.** Against metadata-only under the same conditions, {len(better)} of "
+            f"{len(fixes)} report-head arms are better by the 95 % patient-bootstrap CI"
+            + (f" ({', '.join(better)})" if better else "") + f", {len(worse)} worse"
+            + (f" ({', '.join(worse)})" if worse else "")
+            + f", the rest undecided. Fix #2+#3 reaches {r.kappa('fix23', REPORT):.3f} / "
+            f"{r.kappa('fix23', CORRECTED):.3f} (report's / corrected conditions) against the report's expected "
+            f"{lo:.2f}–{hi:.2f} (the original code base later measured {HISTORY['fix23'].value:.4f}).")
+
+
+def finding_robust(r: _Report) -> str:
+    """5. The robust fusions against metadata-only, by quadratic and by unweighted κ."""
+    robust = analysis.rows_of(r.comp, r.rep, kind="robust")
+    robust_unw = analysis.comparison_table(r.rep, [(a, ref) for a, ref in analysis.pairs_against_metadata(r.rep)
+                                                   if a in set(robust["arm"])], weights=("unweighted",))
+    worse_unw = [row["arm"] for _, row in robust_unw.iterrows() if analysis.verdict(row, "unw") == "worse"]
+    return ("**5. Fusions that respect the bar.** "
+            + "; ".join(f"`{row['arm']}`: κ {row['κ quad']:.3f}, {_ci(row)} ({row['verdict']})"
+                        for _, row in robust.iterrows())
+            + ". " + ("None is worse than metadata-only by its quadratic-κ CI"
+                      if (robust["verdict"] != "worse").all() else "Some are worse than metadata-only by their CI")
+            + ("; by unweighted κ, worse: " + ", ".join(f"`{a}`" for a in worse_unw) + "."
+               if worse_unw else "; by unweighted κ none is worse either."))
+
+
+def finding_sweep(sweep_results: dict) -> str:
+    """6. When fusion helps: the fusions' gain over metadata-only at no and at the strongest thermal signal."""
+    g = analysis.fusion_rows(analysis.sweep_table(sweep_results)).pivot_table(
+        index="head", columns="thermal signal", values="gain over metadata-only")
+    return (f"**6. When fusion helps (sweep).** Gain over metadata-only with no thermal signal: "
+            f"{g.iloc[:, 0].min():+.3f} to {g.iloc[:, 0].max():+.3f}; at the strongest signal ({g.columns[-1]:g}): "
+            f"{g.iloc[:, -1].min():+.3f} to {g.iloc[:, -1].max():+.3f}.")
+
+
+def finding_stability(stability_results: dict, r: _Report) -> str:
+    """7. Instability (H3): the largest seed-to-seed sd against metadata-only's fold-to-fold sd."""
+    spread = analysis.seed_spread(stability_results)
+    return (f"**7. Instability (H3).** The largest seed-to-seed sd of κ is {spread['std'].max():.3f}; the fold-to-fold "
+            f"sd of metadata-only here is {r.summary('metadata_only', CORRECTED, 'kappa_quadratic_visit_fold_sd'):.3f}.")
+
+
+def finding_missed(r: _Report) -> str:
+    """What did not reproduce: the collapse and each fix whose expected range ours misses under both conditions."""
+    base_rep = r.kappa("baseline", REPORT)
+    ours = {h: [r.kappa(h, c) for c in (REPORT, CORRECTED)] for h in EXPECTED}
     missed = "; ".join(filter(None, [
-                   None if collapsed else f"the collapse of the fusion (ours {base_rep:.3f}, the report {REPORTED['baseline'][0]:.3f})",
-                   *[f"{h}'s expected κ {EXPECTED[h][0]:.2f}–{EXPECTED[h][1]:.2f} (ours {k[f'{h}|{REPORT}']:.3f} / "
-                     f"{k[f'{h}|{CORRECTED}']:.3f})" for h in EXPECTED
-                     if not any(EXPECTED[h][0] <= k[f"{h}|{c}"] <= EXPECTED[h][1] for c in (REPORT, CORRECTED))]]))
+        None if base_rep < analysis.COLLAPSE_BELOW else
+        f"the collapse of the fusion (ours {base_rep:.3f}, the report {REPORTED['baseline'].value:.3f})",
+        *[f"{h}'s expected κ {rec.value[0]:.2f}–{rec.value[1]:.2f} (ours {ours[h][0]:.3f} / {ours[h][1]:.3f})"
+          for h, rec in EXPECTED.items() if not any(rec.value[0] <= k <= rec.value[1] for k in ours[h])]]))
     missed = missed or "everything the report measured or expected was reproduced within its ranges"
-    out.append("**What did not reproduce.** " + missed[0].upper() + missed[1:] + ". "
-               + f"Metadata-only: ours {md_cor:.3f} (corrected) / {md_rep:.3f}, the report {REPORTED['metadata_only'][0]:.3f}. "
-               f"Baseline under the corrected conditions: {base_cor:.3f}. This is a synthetic cohort calibrated to the "
-               "report's single-modality κ; the real images are not public.")
-    return "\n\n".join(out)
+    return ("**What did not reproduce.** " + missed[0].upper() + missed[1:] + ". "
+            + f"Metadata-only: ours {r.kappa('metadata_only', CORRECTED):.3f} (corrected) / "
+            f"{r.kappa('metadata_only', REPORT):.3f}, the report {REPORTED['metadata_only'].value:.3f}. "
+            f"Baseline under the corrected conditions: {r.kappa('baseline', CORRECTED):.3f}. This is a synthetic "
+            "cohort calibrated to the report's single-modality κ; the real images are not public.")
+
+
+def conclusions(res: dict) -> str:
+    """The conclusions as Markdown, one paragraph per finding, from the results of the experiments this page reads
+    (:func:`load_experiments`: by name, then by arm label)."""
+    r = _Report(res["report"])
+    return "\n\n".join([finding_collapse(r), finding_grid(res["grid"]), finding_mechanisms(res["mechanisms"]),
+                         finding_fixes(r), finding_robust(r), finding_sweep(res["sweep"]),
+                         finding_stability(res["stability"], r), finding_missed(r)])
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # What really happened (issue 10): the answer from the original history and the replay of its protocol
 # ------------------------------------------------------------------------------------------------------------------
 REPLAY_TASK = "replay"   #: the replay chapter's task; its tables are in ``<generated>/results/replay``
-MECH_JOIN = "validation RF joined to the wrong visits"
-MECH_BN = ("BN in training mode, single-class batches", "BN in training mode, batches of one")
+#: The synthetic mechanisms the provenance table sets beside the history: the wrong join, BatchNorm at prediction.
+MECH_JOIN = next(m for m, extra in MECHANISMS.items() if set(extra) == {"rf_join"})
+MECH_BN = tuple(m for m, extra in MECHANISMS.items() if set(extra) == {"inference"})
 
 
 def load_replay(generated_dir) -> dict | None:
@@ -160,7 +222,7 @@ def replay_facts(rep: dict) -> dict:
     import numpy as np
 
     from .replay_studies import percentile_of, split_means
-    from .report import HISTORY, ORIGINAL_3FOLD
+    from .report import ORIGINAL_3FOLD
 
     low = ORIGINAL_3FOLD[0]["kappa_quadratic"]
 
@@ -221,8 +283,6 @@ def short_answer(rep: dict | None) -> str:
     """The findings' opening: what caused the reported collapse, in three sentences, numbers from the replay's
     tables and :data:`fusionlib.report.HISTORY`. Without the replay (no data), the history's own numbers and a
     line saying what is missing."""
-    from .report import HISTORY
-
     md, fus, fix = HISTORY["metadata_3fold"], HISTORY["fusion_3fold_log"], HISTORY["fix23"]
     m5 = HISTORY["metadata_5fold"]
     if rep is None:
@@ -266,7 +326,7 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     ``rep``: the replay chapter's tables (None: the data was absent, the replay column says so). ``mechanisms``:
     :func:`fusionlib.analysis.mechanism_table` of the synthetic ``mechanisms`` experiment (what the join and
     BatchNorm candidates *can* do on a synthetic cohort)."""
-    from .report import EXPECTED, HISTORY, ORIGINAL_3FOLD, REPORT_FIXES, REPORT_FLAWS
+    from .report import ORIGINAL_3FOLD, REPORT_FLAWS
 
     H = HISTORY
     f = replay_facts(rep) if rep is not None else None
@@ -282,7 +342,7 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         if mechanisms is None or name not in mechanisms.index:
             return "not run"
         row = mechanisms.loc[name]
-        return ", ".join(f"{h} κ {row[h]:.3f}" for h in ("baseline", "fix23") if h in row.index)
+        return ", ".join(f"{h} κ {row[h]:.3f}" for h in settings.head_names(fusion=True) if h in row.index)
 
     def add(claim, evidence, ours, verdict):
         rows.append({"claim": claim, "evidence in the original history": evidence,
@@ -383,8 +443,8 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
                 ev("fusion_3fold_log", f"the fused model scores what the RF alone scores on each fold "
                                        f"({_folds(md.folds)}, {md.commit})"),
                 ours, "not needed to explain the numbers: the fusion's level is the RF's own level on that split")
-    for key, text in REPORT_FIXES.items():
-        lo, hi = EXPECTED[key]
+    for key, rec in EXPECTED.items():
+        text, (lo, hi) = rec.what, rec.value
         measured = (f"measured {fix.value:g} ({fix.commit})" if key == "fix23" else
                     f"e0ba25c's metadata head is BatchNorm-free: {md.value:g}" if key == "fix3" else
                     "not recorded on this split")

@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, log_loss
 
-ROBUST_HEADS = ("stacking", "loglinear", "alpha_grid")
+from . import settings
+
 EPS = 1e-6
 
 
@@ -128,8 +129,9 @@ class AlphaGridFusion:
 
 
 def make_fusion(head: str):
-    """A fresh robust fusion by name (one of :data:`ROBUST_HEADS`)."""
-    table = {"stacking": StackingFusion, "loglinear": LogLinearFusion, "alpha_grid": AlphaGridFusion}
-    if head not in table:
-        raise ValueError(f"head={head!r}: robust fusions are {ROBUST_HEADS}")
-    return table[head]()
+    """A fresh robust fusion by head name: the class of this module that the head's row of
+    :data:`fusionlib.settings.HEADS` names (``kind="robust"``)."""
+    h = settings.head(head)
+    if h.kind != "robust":
+        raise ValueError(f"head={head!r}: robust fusions are {settings.head_names(kind='robust')}")
+    return globals()[h.builder]()

@@ -18,7 +18,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from . import settings
 from .cnn import image_branch
+from .settings import Head
 
 
 class Blend(layers.Layer):
@@ -87,40 +89,32 @@ def fix23(rf, image_probs):
     return Blend(name="output")([alpha, rf, image_probs])
 
 
-FUSION_HEADS = {"baseline": baseline, "fix1": fix1, "fix2": fix2, "fix3": fix3, "fix23": fix23}
-#: Heads trained by Keras (the report's); :mod:`fusionlib.fusions` adds the robust, non-Keras fusions.
-KERAS_HEADS = ("metadata_only", "image_only", *FUSION_HEADS)
-#: Heads with a learned alpha (the bundle also returns alpha for these).
-ALPHA_HEADS = ("fix2", "fix23")
+def _spec(head: str) -> Head:
+    """The head's row of the head table; a CNN head (``image_only``) has no head block."""
+    h = settings.head(head)
+    if h.kind not in ("keras", "cnn"):
+        raise ValueError(f"head={head!r} is a {h.kind} fusion (fusionlib.fusions), not a Keras head")
+    return h
 
 
 def inputs_of(head: str) -> tuple[str, ...]:
-    """Names of the model inputs a head needs: ``"rf"`` and/or ``"image"``."""
-    check_head(head)
-    return {"metadata_only": ("rf",), "image_only": ("image",)}.get(head, ("rf", "image"))
-
-
-def check_head(head: str) -> None:
-    if head not in KERAS_HEADS:
-        raise ValueError(f"head={head!r}: use one of {KERAS_HEADS}")
+    """Names of the model inputs a head needs: ``"rf"`` and/or ``"image"`` (the head table's ``inputs``)."""
+    return _spec(head).inputs
 
 
 def head_block(head: str, n: int, name: str | None = None) -> keras.Model:
     """``n`` independent copies of ``head`` as one Keras model: inputs ``{"rf": (batch, n, 3)}`` (plus
     ``"image": (batch, n, 3)`` for fusion heads), outputs ``{"output": (batch, n, 3)}`` (plus ``"alpha":
-    (batch, n, 1)`` for :data:`ALPHA_HEADS`)."""
-    check_head(head)
-    if head == "image_only":
-        raise ValueError("image_only has no head block: it is the CNN itself (build_model)")
-    rf = keras.Input((n, 3), name="rf")
-    if head == "metadata_only":
-        return keras.Model({"rf": rf}, {"output": metadata_only(rf)}, name=name or head)
-    image = keras.Input((n, 3), name="image")
-    out = FUSION_HEADS[head](rf, image)
-    block = keras.Model({"rf": rf, "image": image}, {"output": out}, name=name or head)
-    if head in ALPHA_HEADS:
-        block = keras.Model({"rf": rf, "image": image},
-                            {"output": out, "alpha": block.get_layer("alpha").output}, name=name or head)
+    (batch, n, 1)`` for heads that learn alpha). The head is the function of this module that its row of
+    :data:`fusionlib.settings.HEADS` names."""
+    h = _spec(head)
+    if h.kind == "cnn":
+        raise ValueError(f"{head} has no head block: it is the CNN itself (build_model)")
+    ins = {k: keras.Input((n, 3), name=k) for k in h.inputs}
+    out = globals()[h.builder](*ins.values())
+    block = keras.Model(ins, {"output": out}, name=name or head)
+    if h.learns_alpha:
+        block = keras.Model(ins, {"output": out, "alpha": block.get_layer("alpha").output}, name=name or head)
     return block
 
 
@@ -128,16 +122,16 @@ def build_model(head: str, image_size: int = 32, width: float = 0.125) -> keras.
     """One arm trained end to end with its CNN (``image="joint"``): inputs ``{"rf": (batch, 3), "image":
     (batch, size, size, 3)}`` (only those in :func:`inputs_of`), output ``(batch, 3)`` named ``"output"``;
     the image branch from :mod:`fusionlib.cnn`, the head a :func:`head_block` with ``H = 1``."""
-    check_head(head)
+    h = _spec(head)
     rf = keras.Input((3,), name="rf")
     image = keras.Input((image_size, image_size, 3), name="image")
-    if head == "image_only":
+    if h.kind == "cnn":
         probs = layers.Dense(3, activation="softmax", name="image_probs")(image_branch(image, width))
         return keras.Model({"image": image}, layers.Identity(name="output")(probs), name=head)
     block = head_block(head, 1, name=f"{head}_head")
     ins = {"rf": layers.Reshape((1, 3), name="rf_stack")(rf)}
-    if head != "metadata_only":
+    if h.is_fusion:
         probs = layers.Dense(3, activation="softmax", name="image_probs")(image_branch(image, width))
         ins["image"] = layers.Reshape((1, 3), name="image_stack")(probs)
     out = layers.Reshape((3,), name="output")(block(ins)["output"])
-    return keras.Model({k: v for k, v in (("rf", rf), ("image", image)) if k in inputs_of(head)}, out, name=head)
+    return keras.Model({k: v for k, v in (("rf", rf), ("image", image)) if k in h.inputs}, out, name=head)

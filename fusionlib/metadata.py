@@ -55,7 +55,8 @@ from .features import CODINGS, clinical_features, labels, make_imputer, nominal_
 from .metrics import PROBA, kappa_columns
 from .rf import _positive_proba, make_forest
 from .splits import Fold, patient_folds
-from .store import cached, content_key, source_hash
+from .hashing import content_key, source_hash
+from .store import cached
 
 #: Candidate models, name -> what it is. Forests: 300 trees, max depth 10, min 5 samples per leaf (the
 #: original's forest); the other models' settings are fixed here and were not tuned on any fold.

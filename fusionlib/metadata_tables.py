@@ -10,16 +10,13 @@ key hashes that module's source).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from . import io
 from .metadata import (BEST_LABEL, LEAK_CHANGES, LEAKS, REPORT, SCALES, SELECTION_ENCODINGS, SELECTION_MODELS,
                        LeakRefused, NestedResult, check_leak, evaluate, nested_cv)
 from .metrics import PROBA, kappa_columns
@@ -237,18 +234,18 @@ def ablation_figure(table: pd.DataFrame):
 def comparison_text(result: NestedResult, head: pd.DataFrame) -> str:
     """The chapter's sentence setting the nested estimate beside the report's and the original code base's
     numbers (all from :mod:`fusionlib.report`; the filtered ones named as filtered)."""
-    from .report import ORIGINAL_FILTERED, ORIGINAL_LATER, REPORTED
+    from .report import HISTORY, REPORTED
 
     best = head.iloc[0]
-    lo, hi = ORIGINAL_LATER["metadata_only_fixed_rf"]
-    f = ORIGINAL_FILTERED
+    lo, hi = HISTORY["metadata_later"].value
+    f = HISTORY["label_filtered"]
     s = result.settings
     return (f"**Best honest metadata arm (nested CV, {s['n_splits']} outer folds x {s['n_repeats']} repeats, "
             f"{s['inner_splits']} inner folds): κ quadratic {best['κ quad']:.3f} (95 % CI {best['95% CI quad']}), "
             f"κ unweighted {best['κ unw']:.3f} (95 % CI {best['95% CI unw']}) per visit.** For comparison: the "
-            f"report's metadata arm {REPORTED['metadata_only'][0]:.3f} (its own data and folds); the original code "
-            f"base after its RF fixes {lo:.2f}–{hi:.2f}; and, on **label-filtered** data ({f['filter']}), metadata "
-            f"alone {f['metadata_only']:.3f} and its best fusion {f['best_fusion']:.3f} — filtered numbers, not "
+            f"report's metadata arm {REPORTED['metadata_only'].value:.3f} (its own data and folds); the original code "
+            f"base after its RF fixes {lo:.2f}–{hi:.2f}; and, on **label-filtered** data ({f.extra['filter']}), "
+            f"metadata alone {f.value[0]:.3f} and its best fusion {f.value[1]:.3f} — filtered numbers, not "
             "estimates for the unfiltered population.")
 
 
@@ -299,16 +296,16 @@ def reading_text(result: NestedResult, table: pd.DataFrame) -> str:
 def reference_table(head: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """This chapter's κ beside the recorded ones (:mod:`fusionlib.report`): one row per number, with where it
     comes from and what kind of number it is (measured here, recorded elsewhere, label-filtered, leak)."""
-    from .report import ORIGINAL_FILTERED, ORIGINAL_LATER, REPORTED
+    from .report import HISTORY, REPORTED
 
-    lo, hi = ORIGINAL_LATER["metadata_only_fixed_rf"]
+    lo, hi = HISTORY["metadata_later"].value
+    f = HISTORY["label_filtered"]
+    filtered = f"recorded, FILTERED ({f.extra['filter']})"
     rows = [
-        ("the report: metadata only (its data, 5 folds)", f"{REPORTED['metadata_only'][0]:.3f}", "recorded"),
+        ("the report: metadata only (its data, 5 folds)", f"{REPORTED['metadata_only'].value:.3f}", "recorded"),
         ("original code base after its RF fixes: metadata only", f"{lo:.2f}–{hi:.2f}", "recorded"),
-        ("original code base, label-filtered data: metadata only", f"{ORIGINAL_FILTERED['metadata_only']:.3f}",
-         f"recorded, FILTERED ({ORIGINAL_FILTERED['filter']})"),
-        ("original code base, label-filtered data: best fusion", f"{ORIGINAL_FILTERED['best_fusion']:.3f}",
-         f"recorded, FILTERED ({ORIGINAL_FILTERED['filter']})"),
+        ("original code base, label-filtered data: metadata only", f"{f.value[0]:.3f}", filtered),
+        ("original code base, label-filtered data: best fusion", f"{f.value[1]:.3f}", filtered),
     ]
     for _, r in head.iterrows():
         rows.append((f"this chapter: {r['arm']}", f"{r['κ quad']:.3f} {r['95% CI quad']}",
@@ -321,13 +318,9 @@ def reference_table(head: pd.DataFrame, table: pd.DataFrame | None = None) -> pd
 
 
 def write_tables(out_dir, result: NestedResult, head: pd.DataFrame, table: pd.DataFrame) -> None:
-    """Write the chapter's results into ``out_dir`` atomically (a temporary sibling folder renamed into
-    place): ``nested_predictions.csv.gz``, ``choices.csv``, ``inner_scores.csv``, ``headline.csv``,
+    """Write the chapter's results into ``out_dir`` atomically (:func:`fusionlib.io.atomic_folder`): ``nested_predictions.csv.gz``, ``choices.csv``, ``inner_scores.csv``, ``headline.csv``,
     ``ablation.csv`` and ``settings.json``."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with io.atomic_folder(out_dir) as tmp:
         result.nested.to_csv(tmp / "nested_predictions.csv.gz", index=False)
         result.choices.to_csv(tmp / "choices.csv", index=False)
         result.inner.to_csv(tmp / "inner_scores.csv", index=False)
@@ -335,23 +328,18 @@ def write_tables(out_dir, result: NestedResult, head: pd.DataFrame, table: pd.Da
         table.to_csv(tmp / "ablation.csv", index=False)
         (tmp / "settings.json").write_text(json.dumps({**result.settings, "wall_s": result.wall_s,
                                                        "candidates": [c.label for c in result.configs]}, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # --- the bar of the real-data page --------------------------------------------------------------------
 
 def as_arm_result(pred: pd.DataFrame, name: str, n_splits: int, n_repeats: int, seed: int = 0, rf_trees: int = 300,
                   visits: np.ndarray | None = None, info: dict | None = None):
-    """A per-visit predictions table as a :class:`fusionlib.runner.ArmResult` (head ``metadata_only``, label
+    """A per-visit predictions table as a :class:`fusionlib.results.ArmResult` (head ``metadata_only``, label
     ``name``), so :func:`fusionlib.analysis.comparison_table` can pair it with the runner's arms. ``visits``
     restricts it to those visit indices (e.g. the visits that have image rows)."""
     from .metrics import tidy_metrics
-    from .runner import ArmResult, ArmSettings
+    from .results import ArmResult
+    from .settings import ArmSettings
 
     if visits is not None:
         pred = pred[pred["visit"].isin(visits)]
@@ -386,7 +374,7 @@ def bar_pairs(results: dict, best_label: str = BEST_LABEL, report_label: str = "
     (``best_label``) and with the report's metadata arm (``report_label``)."""
     pairs = []
     for label, r in results.items():
-        if label in (best_label, report_label) or r.settings.head in ("metadata_only", "image_only"):
+        if label in (best_label, report_label) or not r.settings.spec.is_fusion:
             continue
         if heads is not None and r.settings.head not in heads:
             continue

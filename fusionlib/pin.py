@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from . import io
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXPECTED_DIR = PROJECT / "tests" / "expected"
@@ -143,11 +144,7 @@ def document(values: dict[str, dict[str, float]], scale: str, previous: dict | N
 
 def write_expected(path: str | Path, doc: dict) -> None:
     """Write an expected-values document atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    io.write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import CLASSES
+from .settings import head_names
 
 
 def confusion_heatmap(cm: np.ndarray, title: str = "", ax=None):
@@ -202,7 +203,7 @@ def fix1_plot(table: pd.DataFrame, cap: float, ax=None):
 def sweep_plot(table: pd.DataFrame, ax=None):
     """Fusion gain over metadata-only against the thermal signal strength, one line per head."""
     ax = ax or plt.subplots(figsize=(6.5, 3.8))[1]
-    for head, g in table[~table["head"].isin(("metadata_only", "image_only"))].groupby("head"):
+    for head, g in table[~table["head"].isin(head_names(fusion=False))].groupby("head"):
         ax.plot(g["thermal signal"], g["gain over metadata-only"], marker="o", label=head)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("thermal signal (1.2 = the default cohort)")

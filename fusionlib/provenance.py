@@ -14,13 +14,14 @@ All of it is recorded by :func:`fusionlib.train.environment` in every result's `
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import re
 import subprocess
 from pathlib import Path
+
+from .hashing import file_sha256
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: The lock files with hashes, per TensorFlow build (``make lock`` writes them).
@@ -128,7 +129,7 @@ def lock_digest(path: str | Path | None = None) -> str:
     path = Path(path) if path is not None else installed_lock()
     if not path.exists():
         return f"{path.name} absent"
-    return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+    return f"{path.name} sha256:{file_sha256(path)[:12]}"
 
 
 def _value(v) -> str:

@@ -5,7 +5,8 @@ trained and validated the metadata arm on the rows of ``best_matching.csv``: one
 image pair of a visit, 3,107 rows of 517 visits, the clinical columns joined on. This module re-does that
 protocol step by step, in this package's own words:
 
-1. :func:`read_rows` reads the table in its order (validated; its sha256 is checked against ``NOTICE.md``);
+1. :func:`read_rows` reads the table in its order (validated; its sha256 is checked against the pinned public
+   file, :data:`fusionlib.datasets.FILES`);
 2. :func:`original_folds`: the original's patient folds (3 or 5, seed 42): each patient goes to the class of
    the majority of its rows, each class's patients are shuffled (legacy NumPy ``RandomState``) and dealt to the
    folds in order, the first ``remainder`` folds getting one more;
@@ -43,10 +44,8 @@ This module imports only NumPy, pandas and scikit-learn at import time (the pinn
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -65,11 +64,12 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 
-from .store import content_key
+from . import io, store
+from .datasets import BEST_MATCHING_CSV, FILES
+from .hashing import ContentHash, content_key, file_sha256
 
 PROJECT = Path(__file__).resolve().parents[1]
-ROWS_CSV = "best_matching.csv"
-NOTICE = "NOTICE.md"
+ROWS_CSV = BEST_MATCHING_CSV
 LABEL = "Healing Phase Abs"
 CLASSES = ("I", "P", "R")
 CLASS_CODES = {c: i for i, c in enumerate(CLASSES)}
@@ -151,44 +151,24 @@ class ReplayDataError(ValueError):
 @dataclass(frozen=True)
 class Rows:
     """The row table as read: ``table`` (the CSV in its order, labels as text), where it came from and whether
-    its sha256 matches the one ``NOTICE.md`` lists (``sha256_status`` says it in words)."""
+    its sha256 matches the pinned public file's (:data:`fusionlib.datasets.FILES`; ``sha256_status`` says it in
+    words)."""
 
     table: pd.DataFrame
     path: Path
     sha256: str
-    notice_sha256: str | None
+    pinned_sha256: str
     sha256_status: str
 
     @property
-    def sha256_matches(self) -> bool | None:
-        return None if self.notice_sha256 is None else self.notice_sha256 == self.sha256
+    def sha256_matches(self) -> bool:
+        return self.pinned_sha256 == self.sha256
 
     def summary(self) -> dict:
         t = self.table
         return {"file": str(self.path), "rows": len(t), "visits": int(t[list(VISIT_KEY)].drop_duplicates().shape[0]),
                 "patients": int(t["Patient#"].nunique()), "sha256": self.sha256,
-                "sha256 against NOTICE.md": self.sha256_status}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def notice_sha256(folder: str | Path, name: str = ROWS_CSV) -> str | None:
-    """The sha256 that ``NOTICE.md`` in ``folder`` lists for file ``name`` (the table row naming it), or None."""
-    path = Path(folder) / NOTICE
-    if not path.is_file():
-        return None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.lstrip().startswith("|") and name in line:
-            found = re.findall(r"\b[0-9a-f]{64}\b", line)
-            if found:
-                return found[-1]
-    return None
+                "sha256 against the pinned public file": self.sha256_status}
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -205,8 +185,9 @@ def read_rows(data_dir: str | Path | None = None) -> Rows:
 
     Raises :class:`ReplayDataError` naming the file, line (the header is line 1) and column when the file is
     missing, lacks a column the protocol reads, has a label outside I / P / R or a missing one, or a visit key
-    or numeric column that is not a number. A sha256 that differs from ``NOTICE.md``'s is not an error (a
-    corrected table may be intended) but is warned about and reported in ``sha256_status``.
+    or numeric column that is not a number. A sha256 that differs from the pinned public file's
+    (:data:`fusionlib.datasets.FILES`) is not an error (a corrected table may be intended) but is warned about
+    and reported in ``sha256_status``.
     """
     folder = resolve_data_dir(data_dir)
     path = folder / ROWS_CSV
@@ -240,17 +221,16 @@ def read_rows(data_dir: str | Path | None = None) -> Rows:
         if bad.size:
             raise ReplayDataError(f"{path}, line {bad[0] + 2}, column {col!r}: expected a number, got "
                                   f"{table[col].iloc[bad[0]]!r} ({bad.size} such line(s))")
-    sha = _sha256(path)
-    expected = notice_sha256(folder)
-    if expected is None:
-        status = f"not checked: {folder / NOTICE} lists no sha256 for {ROWS_CSV}"
-    elif expected == sha:
-        status = "matches NOTICE.md"
+    sha = file_sha256(path)
+    pinned = FILES[ROWS_CSV]
+    if sha == pinned.sha256:
+        status = "matches the pinned public file"
     else:
-        status = f"DIFFERS from NOTICE.md (listed {expected[:12]}..., file {sha[:12]}...)"
+        status = (f"DIFFERS from the pinned public file ({pinned.sha256[:12]}..., {pinned.path} at "
+                  f"{pinned.commit[:7]}; this file {sha[:12]}...)")
         warnings.warn(f"{path}: sha256 {status}; the replay's numbers are those of this file, not of the "
                       "original's table", stacklevel=2)
-    return Rows(table, path, sha, expected, status)
+    return Rows(table, path, sha, pinned.sha256, status)
 
 
 @lru_cache(maxsize=4)
@@ -684,8 +664,6 @@ def stages(jobs: list[dict], engine: str = "auto", n_jobs: int = 1, chunk: int =
     """:func:`forest_stage` for each job, computed by ``engine`` and cached on disk by content (the data's sha256,
     the job, the forest code of this module and the engine's library versions); only missing entries are computed,
     ``chunk`` jobs per call of the engine, each chunk cached as soon as it is done (an interrupted run keeps them)."""
-    from .store import cache_root, write_npz_atomic
-
     engine = choose_engine(engine)
     versions = engine_info(engine)
     versions.pop("interpreter")
@@ -695,27 +673,15 @@ def stages(jobs: list[dict], engine: str = "auto", n_jobs: int = 1, chunk: int =
         sha = _rows_of(job["data_dir"]).sha256
         args = {k: v for k, v in job.items() if k != "data_dir"}
         keys.append(content_key("replay-forest", sha, args, versions, src))
-    root = cache_root()
-    results: list = [None] * len(jobs)
-    todo = []
-    for i, key in enumerate(keys):
-        path = None if root is None else root / "replay" / f"{key}.npz"
-        if path is not None and path.exists():
-            try:
-                with np.load(path, allow_pickle=False) as f:
-                    results[i] = {k: f[k] for k in f.files}
-                continue
-            except Exception:  # noqa: BLE001 - a damaged entry is recomputed below
-                pass
-        todo.append(i)
+    results: list = [store.load("replay", key) for key in keys]
+    todo = [i for i, res in enumerate(results) if res is None]
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         fresh = (forest_stages([jobs[i] for i in part], n_jobs) if engine == "current"
                  else _run_pinned([jobs[i] for i in part], n_jobs))
         for i, res in zip(part, fresh):
             results[i] = res
-            if root is not None:
-                write_npz_atomic(root / "replay" / f"{keys[i]}.npz", res)
+            store.save("replay", keys[i], res)
     return results
 
 
@@ -724,13 +690,10 @@ def _code_hash(*objects) -> str:
     cached forest stage or BN fit depends on (an edit elsewhere in this module keeps the cache)."""
     import inspect
 
-    h = hashlib.sha256()
-    for obj in objects:
-        h.update(inspect.getsource(obj).encode())
     settings = (IMAGE_COLUMNS, CODED, MAPPED, DROPPED, TRUNCATED, BINNED, NOT_FEATURES, N_SELECTED, KNN_NEIGHBOURS,
                 MI_SEED, FOREST, BN_RECIPE, CLASS_CODES)
-    h.update(repr(settings).encode())
-    return h.hexdigest()[:12]
+    return ContentHash().update_bytes(*(inspect.getsource(obj).encode() for obj in objects),
+                                      repr(settings).encode()).hexdigest(12)
 
 
 def _source_hash() -> str:
@@ -964,8 +927,6 @@ def _bn_cached(v_tr, y_tr, v_val, y_val, seed, recipe) -> dict:
     """:func:`fit_bn_head`, cached on disk by its inputs, the recipe, this module and the Keras version."""
     import keras
 
-    from .store import cached
-
     key = content_key("replay-bn", np.asarray(v_tr, "float32"), np.asarray(y_tr), np.asarray(v_val, "float32"),
                       np.asarray(y_val), seed, {**BN_RECIPE, **recipe},
                       _code_hash(ShuffleStream, weighted_f1, fit_bn_head), keras.__version__)
@@ -974,7 +935,7 @@ def _bn_cached(v_tr, y_tr, v_val, y_val, seed, recipe) -> dict:
         out = fit_bn_head(v_tr, y_tr, v_val, y_val, seed, recipe)
         return {k: np.asarray(v) for k, v in out.items()}
 
-    return cached("replay-bn", key, compute)
+    return store.cached("replay-bn", key, compute)
 
 
 # ---------------------------------------------------------------------------------------------------- child
@@ -990,10 +951,7 @@ def _child_main(argv: list[str] | None = None) -> int:
         return 0
     spec = json.loads(a.jobs.read_text())
     results = forest_stages(spec["jobs"], spec.get("n_jobs", 1))
-    flat = {f"{i}/{k}": v for i, res in enumerate(results) for k, v in res.items()}
-    tmp = a.out.with_name(a.out.name + ".tmp.npz")
-    np.savez(tmp, **flat)
-    os.replace(tmp, a.out)
+    io.write_npz(a.out, {f"{i}/{k}": v for i, res in enumerate(results) for k, v in res.items()})
     return 0
 
 

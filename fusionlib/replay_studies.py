@@ -24,7 +24,8 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from . import replay
-from .store import content_key
+from . import io
+from .hashing import content_key
 
 def recorded_marks() -> tuple:
     """The recorded numbers placed in the distribution, from :mod:`fusionlib.report`: (label, value, which
@@ -268,15 +269,16 @@ def semi_real_image_probabilities(stages: dict, data_dir: str | None = None, sca
     info)``; a validation row whose visit the cohort lacks gets the uniform vector (counted in ``info``)."""
     from . import dfu
     from .experiments import SCALES
-    from .runner import CNN_KEYS
-    from .store import cached, source_hash
-    from .train import TrainConfig, fit_head, predict
+    from .hashing import source_hash
+    from .settings import ArmSettings
+    from .store import cached
+    from .train import fit_head, predict
 
     folder = replay.resolve_data_dir(data_dir)
     knobs = SCALES[scale]["common"]
     cohort = dfu.load_cohort("semi_real", data_dir=folder, image_size=knobs["cohort"].get("image_size", 32),
                              seed=seed, draws_per_visit=draws_per_visit)
-    config = TrainConfig(**{k: v for k, v in knobs["train"].items() if k in CNN_KEYS})
+    config = ArmSettings(train=knobs["train"]).cnn_config()
     rows = replay.read_rows(folder).table
     keys = list(zip(*(cohort.visits[c].to_numpy() for c in replay.VISIT_KEY)))
     visit_of = {k: i for i, k in enumerate(keys)}
@@ -427,20 +429,14 @@ def history_fusion_table() -> pd.DataFrame:
 
 
 def save_results(out_dir, tables: dict, info: dict) -> None:
-    """Write ``tables`` (name -> DataFrame) as CSV and ``info`` as JSON into ``out_dir``, each atomically."""
+    """Write ``tables`` (name -> DataFrame) as CSV and ``info`` as JSON into ``out_dir``, as one folder that
+    replaces any earlier one atomically (:func:`fusionlib.io.atomic_folder`)."""
     import json
-    import os
-    from pathlib import Path
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        tmp = out / f".{name}.csv.tmp"
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, out / f"{name}.csv")
-    tmp = out / ".info.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, out / "info.json")
+    with io.atomic_folder(out_dir) as tmp:
+        for name, df in tables.items():
+            df.to_csv(tmp / f"{name}.csv", index=False)
+        (tmp / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str))
 
 
 def load_results(folder) -> dict | None:

@@ -101,7 +101,7 @@ def check_clinical_types(df: pd.DataFrame, lines: np.ndarray, path: str | Path) 
 
     Returns ``{"columns_not_in_schema": [...], "schema_columns_absent": [...]}`` for the reader's report.
     """
-    from .dfu import DFUDataError       # dfu imports this module
+    from .datasets import DFUDataError
 
     problems = []
     for col in df.columns:

@@ -1,78 +1,71 @@
-"""Work done once: a content-keyed on-disk cache of arrays (RF probabilities, frozen CNN outputs).
+"""Work done once: the project's content-keyed disk cache (RF probabilities, frozen CNN outputs, the synthetic
+cohort, the replay's forests, the metadata chapter's folds).
 
 Entries live in ``$FUSIONLIB_CACHE`` (default ``<project>/.cache/fusionlib``) as ``<kind>/<key>.npz``, where
 the key hashes everything the entry depends on (data content, fold indices, settings, fusionlib's version
-of the code that made it). Writes are atomic (temporary file + ``os.replace``); an unreadable entry is
-recomputed and overwritten. ``FUSIONLIB_CACHE=off`` disables the cache.
+of the code that made it; :func:`fusionlib.hashing.content_key`). Writes are atomic
+(:func:`fusionlib.io.write_npz`); an unreadable entry is recomputed and overwritten. ``FUSIONLIB_CACHE=off``
+(or ``0``) disables the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 from pathlib import Path
 
-import numpy as np
+from . import io
 
 PROJECT = Path(__file__).resolve().parents[1]
+#: The environment variable naming the cache folder (``off``, ``0``, ``false`` or ``no``: no cache).
+CACHE_ENV = "FUSIONLIB_CACHE"
+#: The cache folder when neither a folder nor :data:`CACHE_ENV` is given (git-ignored).
+DEFAULT_CACHE_DIR = PROJECT / ".cache" / "fusionlib"
+
+
+def cache_dir_of(cache_dir: str | Path | bool | None = None) -> Path | None:
+    """The cache folder: ``cache_dir``, else ``$FUSIONLIB_CACHE``, else :data:`DEFAULT_CACHE_DIR`; ``None`` when
+    caching is off (``cache_dir=False`` or ``FUSIONLIB_CACHE=0``)."""
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        env = os.environ.get(CACHE_ENV, "").strip()
+        if env.lower() in ("0", "off", "false", "no"):
+            return None
+        return Path(env) if env else DEFAULT_CACHE_DIR
+    return Path(cache_dir)
 
 
 def cache_root() -> Path | None:
-    """The cache folder (the cohort cache's: ``$FUSIONLIB_CACHE`` or ``<project>/.cache/fusionlib``), or
-    ``None`` when disabled (``FUSIONLIB_CACHE=off`` or ``0``)."""
-    from .cohort import cache_dir_of
-
+    """The cache folder (:func:`cache_dir_of` with nothing given), or ``None`` when disabled."""
     return cache_dir_of(None)
 
 
-def content_key(*parts) -> str:
-    """A hash of arrays (by bytes, shape and dtype), strings, numbers and JSON-able objects."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            h.update(str((part.shape, part.dtype.str)).encode())
-            h.update(np.ascontiguousarray(part).tobytes())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-        h.update(b"|")
-    return h.hexdigest()[:24]
+def load(kind: str, key: str) -> dict | None:
+    """The arrays stored under ``kind/key``, or ``None`` when the cache is off, the entry absent or damaged."""
+    root = cache_root()
+    path = None if root is None else root / kind / f"{key}.npz"
+    if path is None or not path.exists():
+        return None
+    import numpy as np
 
-
-def source_hash(*modules: str) -> str:
-    """Hash of fusionlib source files (``"rf"`` -> ``fusionlib/rf.py``): a cache entry made by other code
-    is never reused."""
-    h = hashlib.sha256()
-    for m in modules:
-        h.update((PROJECT / "fusionlib" / f"{m}.py").read_bytes())
-    return h.hexdigest()[:12]
-
-
-def write_npz_atomic(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
     try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except Exception:  # noqa: BLE001 - a damaged entry is a miss: recomputed and overwritten
+        return None
+
+
+def save(kind: str, key: str, arrays: dict) -> None:
+    """Store ``arrays`` under ``kind/key`` (nothing when the cache is off)."""
+    root = cache_root()
+    if root is not None:
+        io.write_npz(root / kind / f"{key}.npz", arrays)
 
 
 def cached(kind: str, key: str, compute) -> dict:
     """``compute()`` -> dict of arrays, stored under ``kind/key``; later calls with the same key load it."""
-    root = cache_root()
-    if root is None:
-        return compute()
-    path = root / kind / f"{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return {k: f[k] for k in f.files}
-        except Exception:  # noqa: BLE001 - a damaged entry is recomputed below
-            pass
-    out = compute()
-    write_npz_atomic(path, out)
+    out = load(kind, key)
+    if out is None:
+        out = compute()
+        save(kind, key, out)
     return out

@@ -33,26 +33,28 @@ Scales (:data:`SCALES`): ``smoke`` (seconds per arm, for CI), ``default`` (the b
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
-import threading
-from contextlib import contextmanager
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import console, provenance
+from . import console, io, provenance
 
 if __name__ == "__main__":   # python -m fusionlib.study: TensorFlow's import chatter (below) stays off the console
     _STDERR = console.StderrFilter().start()
 
+from .dependencies import closure, notebook_modules  # noqa: E402
 from .experiments import EXPERIMENTS, SCALES, experiment_arms  # noqa: E402
-from .runner import ArmSettings, condition_of, safe_name  # noqa: E402
+from .hashing import ContentHash  # noqa: E402
+from .memory import PeakMemory  # noqa: E402
+from .pages import PAGES, Page, page  # noqa: E402
+from .results import safe_name  # noqa: E402
+from .settings import ArmSettings, heads  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT / "notebooks"
@@ -60,31 +62,14 @@ NOTEBOOKS = PROJECT / "notebooks"
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
 #: Where each kind of task's executed notebook goes under ``book/generated``.
 FOLDERS = {"arm": "arms", "experiment": "experiments", "page": "pages"}
-#: Page titles of the experiments.
-EXPERIMENT_TITLES = {
-    "report": "The report's arms and the robust fusions",
-    "grid": "The root-cause grid",
-    "mechanisms": "Candidate mechanisms of the collapse",
-    "stability": "Seeds and batch sizes",
-    "sweep": "Thermal signal sweep",
-    "joint": "Frozen vs end-to-end image branch",
-}
-#: Analysis pages: (task name, template, experiments it reads).
-PAGES = [
-    ("results", "results.ipynb", ["report"]),
-    ("rootcause", "rootcause.ipynb", ["grid"]),
-    ("hypotheses", "hypotheses.ipynb", ["report", "stability"]),
-    ("mechanisms", "mechanisms.ipynb", ["mechanisms", "joint"]),
-    ("sensitivity", "sensitivity.ipynb", ["sweep"]),
-    ("findings", "findings.ipynb", list(EXPERIMENTS)),
-]
 
 
 @dataclass
 class Task:
     """One notebook to execute: ``name`` (file stem), ``template`` (in ``notebooks/``), papermill parameters,
-    ``kind`` (:data:`FOLDERS`), the tasks it reads (``depends``) and the page ``title`` (the first heading of
-    the executed notebook)."""
+    ``kind`` (:data:`FOLDERS`), the tasks it reads (``depends``), the page ``title`` (the first heading of
+    the executed notebook), the files under ``book/generated`` whose content it shows (``inputs``) and whether
+    it reads the public DFU files (``real_data``)."""
 
     name: str
     template: str
@@ -92,32 +77,34 @@ class Task:
     kind: str = "arm"
     depends: list = field(default_factory=list)
     title: str = ""
-    inputs: list = field(default_factory=list)   # files under book/generated whose content the page shows
+    inputs: list = field(default_factory=list)
+    real_data: bool = False
 
 
 def experiment_tasks(scale: str) -> list[Task]:
-    """One task per experiment of :mod:`fusionlib.experiments`; results in ``results/exp-<name>``."""
-    return [Task(f"exp-{name}", "experiment.ipynb", {"experiment": name, "scale": scale}, "experiment",
-                 title=EXPERIMENT_TITLES[name]) for name in EXPERIMENTS]
+    """One task per experiment of :data:`fusionlib.experiments.EXPERIMENTS`; results in ``results/exp-<name>``."""
+    return [Task(f"exp-{e.name}", "experiment.ipynb", {"experiment": e.name, "scale": scale}, "experiment",
+                 title=e.title) for e in EXPERIMENTS.values()]
+
+
+#: The experiment whose arms get a page each (the report's models, :data:`fusionlib.settings.HEADS`).
+ARM_PAGES_FROM = "report"
 
 
 def arm_tasks(scale: str) -> list[Task]:
-    """One page per arm of the report (13: image-only once, six heads under two conditions), read from the
+    """One page per arm of the report's models (the ``in_report`` heads, image-only once), read from the
     ``report`` experiment's results (the arm notebook runs the arm itself when they are absent)."""
+    reported = {h.name for h in heads(in_report=True)}
     tasks = []
-    for arm in experiment_arms("report", scale):
+    for arm in experiment_arms(ARM_PAGES_FROM, scale):
         s = ArmSettings.from_dict(arm)
-        if s.head not in ("image_only", "metadata_only", "baseline", "fix1", "fix2", "fix3", "fix23"):
+        if s.head not in reported:
             continue
-        title = s.head if s.head == "image_only" else f"{s.head} ({condition_of(s)}: {s.decomposition}, {s.source})"
+        title = s.head if not s.condition else f"{s.head} ({s.condition}: {s.decomposition}, {s.source})"
         tasks.append(Task(safe_name(s.label), "arm.ipynb", {"settings": json.dumps(arm), "scale": scale,
-                                                             "from_experiment": "exp-report"},
-                          depends=["exp-report"], title=title))
+                                                             "from_experiment": f"exp-{ARM_PAGES_FROM}"},
+                          depends=[f"exp-{ARM_PAGES_FROM}"], title=title))
     return tasks
-
-
-#: The pages that read the public DFU files; each gets :func:`real_data_parameters` from the plan.
-REAL_DATA_PAGES = ("replay", "metadata", "realdata")
 
 
 def real_data_parameters(data) -> dict:
@@ -132,95 +119,83 @@ def _data_without_download():
     """Where the public files are without downloading anything (for listing a plan): a folder you gave, or a
     complete cache; otherwise the reason."""
     from . import datasets
-    from .dfu import DFUDataError
 
     try:
         return datasets.locate(download=False)
-    except DFUDataError as e:
+    except datasets.DFUDataError as e:
         return datasets.DataStatus(None, "", str(e))
 
 
+def _page_task(p: Page, scale: str, data, before: list[str]) -> Task:
+    """The task of page record ``p``: it reads the experiments that name it and the tasks of ``p.reads`` (every
+    task in ``before`` for the appendix)."""
+    params = {"scale": scale}
+    if p.parameters is not None:
+        params = {**p.parameters(scale), **params}
+    if p.real_data:
+        params.update(real_data_parameters(data))
+    depends = list(before) if p.reads_all else [*(f"exp-{e}" for e in EXPERIMENTS if p.name in EXPERIMENTS[e].pages),
+                                                 *p.reads]
+    return Task(p.name, p.notebook, params, "page", depends, p.title, list(p.inputs), p.real_data)
+
+
 def plan(scale: str, data=None) -> list[Task]:
-    """Every task of the book at ``scale``: the cohort page, the experiments, the arm pages, the analysis
-    pages, the metadata chapter, the real-data chapter and the appendix (which reads every task's time and memory).
+    """Every task of the book at ``scale``: the early pages (cohort, replay), the experiments, the arm pages, the
+    other pages of :data:`fusionlib.pages.PAGES` (and any page an experiment names without a record there), the
+    appendix last (it reads every task's time and memory).
 
     ``data``: where the public DFU files are (:func:`fusionlib.datasets.status`), passed to the real-data pages;
     ``None`` looks without downloading (:func:`run_study` resolves it, downloading when needed)."""
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r}: use one of {list(SCALES)}")
     data = _data_without_download() if data is None else data
-    cohort = Task("cohort", "cohort.ipynb", {"cohort": json.dumps(SCALES[scale]["common"]["cohort"]),
-                                             "scale": scale}, "page")
-    exps = experiment_tasks(scale)
-    arms = arm_tasks(scale)
-    pages = [Task(name, template, {"scale": scale}, "page", [f"exp-{e}" for e in reads])
-             for name, template, reads in PAGES]
-    real = {"scale": scale, **real_data_parameters(data)}
-    # the replay of the original protocol on the public row table (issue 10); the findings page reads its tables
-    replay = Task("replay", "replay.ipynb", dict(real), "page")
-    for page in pages:
-        if page.name == "findings":
-            page.depends.append("replay")
-    metadata = Task("metadata", "metadata.ipynb", dict(real), "page")
-    # the real-data page's bar is the metadata chapter's arm (same folds): run after it, to reuse its cache
-    realdata = Task("realdata", "realdata.ipynb", dict(real), "page", ["metadata"])
-    before = [t.name for t in [cohort, replay, *exps, *arms, *pages, metadata, realdata]]
-    appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
-                    inputs=["benchmarks/benchmark.md"])
-    return [cohort, replay, *exps, *arms, *pages, metadata, realdata, appendix]
+    named = {p.name for p in PAGES}
+    extra = [page(n) for n in dict.fromkeys(n for e in EXPERIMENTS.values() for n in e.pages) if n not in named]
+    tasks = [_page_task(p, scale, data, []) for p in PAGES if p.early]
+    tasks += experiment_tasks(scale) + arm_tasks(scale)
+    tasks += [_page_task(p, scale, data, []) for p in (*PAGES, *extra) if not p.early and not p.reads_all]
+    tasks += [_page_task(p, scale, data, [t.name for t in tasks]) for p in PAGES if p.reads_all]
+    return tasks
 
 
 #: TensorFlow intra-op threads of every kernel unless ``TF_NUM_INTRAOP_THREADS`` says otherwise: the core count
 #: of the 2-core machine the book was developed on (where it changes nothing), so that a machine with more
 #: cores reproduces its numbers (benchmarks/machine_dependence.py; the README's Determinism section).
 INTRA_OP_THREADS = 2
-#: Modules the experiments do not use (they present results, serve only pages, or run the study): a change to
-#: them re-runs the pages, not the (costly) experiments.
-PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py",
-                "metadata.py", "metadata_tables.py", "console.py", "pin.py", "provenance.py", "publish.py",
-                "replay.py", "replay_studies.py")
+#: The study's own module: it renders every page (title, footer) after its notebook ran.
+STUDY_MODULE = Path(__file__).stem
 
 
-def code_hash(exclude: tuple = (), lock: Path | None = None) -> str:
-    """Hash of fusionlib's source files, less ``exclude`` (file names), and of the locked environment (the
-    content of ``lock``, default :func:`fusionlib.provenance.installed_lock`): a changed lock re-runs every task."""
-    h = hashlib.sha256()
-    for path in sorted((PROJECT / "fusionlib").glob("*.py")):
-        if path.name in exclude:
-            continue
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+def code_hash(modules, lock: Path | None = None) -> str:
+    """Hash of the source of fusionlib's ``modules`` (file stems) and of the locked environment (the content of
+    ``lock``, default :func:`fusionlib.provenance.installed_lock`): a changed lock re-runs every task."""
+    h = ContentHash()
+    for name in sorted(modules):
+        h.update_bytes(f"{name}.py".encode()).update_file(PROJECT / "fusionlib" / f"{name}.py")
     lock = provenance.installed_lock() if lock is None else Path(lock)
-    h.update(lock.read_bytes() if lock.exists() else b"no lock")
-    return h.hexdigest()
+    return h.update_bytes(lock.read_bytes() if lock.exists() else b"no lock").hexdigest()
+
+
+def task_modules(task: Task, notebooks: Path = NOTEBOOKS) -> frozenset[str]:
+    """The fusionlib modules a task's numbers and page depend on: those its notebook reaches
+    (:func:`fusionlib.dependencies.notebook_modules`); for every task but an experiment also those of the study,
+    which renders the page. An experiment's costly arms thus re-run only for a change to a module they reach."""
+    mods = notebook_modules(Path(notebooks) / task.template)
+    return mods if task.kind == "experiment" else mods | closure([STUDY_MODULE])
 
 
 def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS, generated: Path | None = None) -> str:
-    """Content hash of a task: parameters, template, fusionlib's code, the hashes of what it depends on and the
-    content of its ``inputs`` (files under ``generated``; absent files count as absent)."""
-    h = hashlib.sha256()
-    h.update(json.dumps(task.parameters, sort_keys=True).encode())
-    h.update((Path(notebooks) / task.template).read_bytes())
-    h.update(code.encode())
+    """Content hash of a task: parameters, template, fusionlib's code (``code``: :func:`code_hash` of
+    :func:`task_modules`), the hashes of what it depends on and the content of its ``inputs`` (files under
+    ``generated``; absent files count as absent)."""
+    h = ContentHash().update_bytes(json.dumps(task.parameters, sort_keys=True).encode(),
+                                   (Path(notebooks) / task.template).read_bytes(), code.encode())
     for dep in task.depends:
-        h.update(hashes.get(dep, "missing").encode())
+        h.update_bytes(hashes.get(dep, "missing").encode())
     for rel in task.inputs:
         path = Path(generated or ".") / rel
-        h.update(path.read_bytes() if path.exists() else b"absent")
-    return h.hexdigest()[:16]
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """Move ``src`` onto ``dst`` (file or folder), replacing it as atomically as the filesystem allows."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.is_dir():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+        h.update_bytes(path.read_bytes() if path.exists() else b"absent")
+    return h.hexdigest(16)
 
 
 def _retitle(notebook: Path, title: str, footer: str = "") -> None:
@@ -292,94 +267,6 @@ def _environ(name: str, value: str):
             os.environ[name] = before
 
 
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _vm_hwm(pid: int) -> int:
-    """Peak resident memory (Linux ``VmHWM``) of process ``pid`` in bytes; 0 where unknown."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-class PeakMemory:
-    """Peak resident memory of the processes started while it is active (a task's kernel and its children).
-
-    A background thread samples every ``interval`` seconds the summed RSS of this process's descendants that
-    did not exist on entry and keeps the largest sum; the result is never less than the largest single
-    process's own high-water mark (Linux ``VmHWM``, read at each sample), which also catches a spike between
-    two samples. ``peak_mib`` is ``None`` where psutil is not installed (it comes with ipykernel).
-
-    >>> with PeakMemory() as mem:                                     # doctest: +SKIP
-    ...     subprocess.run([sys.executable, "-c", "x = bytearray(10**8)"])
-    >>> mem.peak_mib                                                  # doctest: +SKIP
-    105.3
-    """
-
-    def __init__(self, interval: float = 0.2):
-        self.interval = interval
-        self.peak_bytes = 0
-        self._hwm: dict[int, int] = {}
-        self._before: set[int] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._psutil = None
-
-    def __enter__(self) -> "PeakMemory":
-        try:
-            import psutil
-        except ImportError:
-            return self
-        self._psutil = psutil
-        self._me = psutil.Process()
-        self._before = {c.pid for c in self._me.children(recursive=True)}
-        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            self._sample()
-            if self._stop.wait(self.interval):
-                return
-
-    def _sample(self) -> None:
-        psutil = self._psutil
-        total = 0
-        try:
-            children = self._me.children(recursive=True)
-        except psutil.Error:
-            return
-        for c in children:
-            if c.pid in self._before:
-                continue
-            try:
-                total += c.memory_info().rss
-            except psutil.Error:
-                continue
-            hwm = _vm_hwm(c.pid)
-            if hwm > self._hwm.get(c.pid, 0):
-                self._hwm[c.pid] = hwm
-        self.peak_bytes = max(self.peak_bytes, total, max(self._hwm.values(), default=0))
-
-    @property
-    def peak_mib(self) -> float | None:
-        return None if self._psutil is None else round(self.peak_bytes / 2**20, 1)
-
-
 def load_plan(path: str | Path) -> tuple[list[Task], Path]:
     """Tasks and notebooks folder from a ``--plan-json`` file (see the module docstring)."""
     path = Path(path).resolve()
@@ -391,18 +278,69 @@ def load_plan(path: str | Path) -> tuple[list[Task], Path]:
 
 
 def _clean_leftovers(gen: Path) -> None:
-    """Remove what an interrupted run can leave: the staging folder, half-replaced result folders
-    (``.<name>.old``) and the state file's temporary twin."""
+    """Remove what an interrupted run can leave: the staging folder, half-replaced result folders and the state
+    file's temporary twin (:func:`fusionlib.io.clean_leftovers`)."""
     shutil.rmtree(gen / ".staging", ignore_errors=True)
-    for sub in (*FOLDERS.values(), "results", "failed"):
-        folder = gen / sub
-        if folder.is_dir():
-            for old in folder.glob(".*.old"):
-                if old.is_dir():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    old.unlink(missing_ok=True)
-    (gen / ".state.json.tmp").unlink(missing_ok=True)
+    for sub in (".", *FOLDERS.values(), "results", "failed"):
+        io.clean_leftovers(gen / sub)
+
+
+class StateFile:
+    """``<generated>/state.json``: per task the hash of its last successful run (``hashes``), its wall time
+    (``wall_s``) and the peak memory of its kernel's process tree (``peak_rss_mib``), and the last run's counts;
+    written atomically after every change. A state of another scale is dropped (every task re-runs)."""
+
+    def __init__(self, path: Path, scale: str, log=print):
+        self.path = path
+        data = json.loads(path.read_text()) if path.exists() else {}
+        if data.get("scale") not in (None, scale):
+            log(f"scale changed from {data.get('scale')} to {scale}: every task re-runs")
+            data = {}
+        data["scale"] = scale
+        self.data = data
+        self.hashes = data.setdefault("hashes", {})
+        self.times = data.setdefault("wall_s", {})
+        self.peaks = data.setdefault("peak_rss_mib", {})
+
+    def save(self) -> None:
+        io.write_json(self.path, self.data, indent=2, sort_keys=True)
+
+    def succeeded(self, name: str, h: str, wall_s: float, peak_mib: float | None) -> None:
+        self.hashes[name] = h
+        self.times[name] = round(wall_s, 1)
+        if peak_mib is not None:
+            self.peaks[name] = peak_mib
+        self.save()
+
+    def failed(self, name: str) -> None:
+        self.hashes.pop(name, None)
+        self.save()
+
+    def finish(self, report: "StudyReport", n_tasks: int, jobs: int) -> None:
+        run = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
+               "failed": len(report.failed), "tasks": n_tasks, "jobs": jobs}
+        self.data["last_run"] = run
+        if len(report.ran) == n_tasks and not report.failed:
+            self.data["last_full_run"] = run          # every task executed: the from-scratch cost
+        self.save()
+
+
+class _Scheduler:
+    """Which task starts next: in plan order, a task starts only when every task it reads (within the plan) has
+    been decided (run, skipped or failed)."""
+
+    def __init__(self, tasks: list[Task]):
+        self.pending = list(enumerate(tasks, start=1))
+        self.names = {t.name for t in tasks}
+        self.decided: set = set()
+
+    def next_ready(self):
+        """The first pending ``(number, task)`` whose inputs are decided (removed from the pending list), or None."""
+        for i, task in self.pending:
+            if not any(d in self.names and d not in self.decided for d in task.depends):
+                self.pending.remove((i, task))
+                return i, task
+        return None
 
 
 @dataclass
@@ -411,6 +349,87 @@ class StudyReport:
     skipped: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     wall_s: float = 0.0
+
+
+@dataclass
+class _Run:
+    """One task's execution in progress: where its notebook and results are staged, and its hash."""
+
+    number: int
+    task: Task
+    hash: str
+    stage: Path
+    t0: float
+
+    @property
+    def notebook(self) -> Path:
+        return self.stage / f"{self.task.name}.ipynb"
+
+
+def _complete(run: _Run, future, gen: Path, state: StateFile, commit: dict, report: StudyReport, log,
+              prefix: str, notebooks: Path, jobs: int) -> bool:
+    """A task's end: on success its page is retitled and given its footer, its results and executed notebook
+    move into ``gen`` (atomically) and its hash is recorded; on failure its executed notebook is kept in
+    ``gen/failed`` and nothing else changes. Returns whether it succeeded."""
+    task, out_nb = run.task, run.notebook
+    exc = future.exception()
+    if exc is not None:
+        failed_nb = gen / "failed" / f"{task.name}.ipynb"
+        if out_nb.exists():
+            io.replace(out_nb, failed_nb)
+        shutil.rmtree(run.stage, ignore_errors=True)
+        state.failed(task.name)
+        log(f"{prefix} {task.name}: FAILED: {_last_error(exc)}\n"
+            f"    template {notebooks / task.template}; executed notebook kept at {failed_nb}")
+        report.failed.append(task.name)
+        return False
+    peak = future.result()
+    own = (run.stage / "result").exists()
+    _retitle(out_nb, task.title, page_footer(task, gen, commit, own_result=own))
+    if own:
+        io.replace(run.stage / "result", gen / "results" / task.name)
+    io.replace(out_nb, gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb")
+    shutil.rmtree(run.stage, ignore_errors=True)
+    (gen / "failed" / f"{task.name}.ipynb").unlink(missing_ok=True)
+    state.succeeded(task.name, run.hash, time.perf_counter() - run.t0, peak)
+    report.ran.append(task.name)
+    log(f"{prefix} {task.name}: done in {state.times[task.name]:.0f}s"
+        + (f", peak {peak:.0f} MiB" if peak is not None else "")
+        + (" (tasks ran concurrently: the peak covers all kernels alive meanwhile)" if jobs > 1 else ""))
+    return True
+
+
+def _prepare_root(root: Path) -> Path:
+    """Copy the book's sources into a separate ``root`` (the generated part is made there) and create the
+    generated folders, cleaned of an interrupted run's leftovers; returns ``<root>/book/generated``."""
+    if root != PROJECT:
+        root.mkdir(parents=True, exist_ok=True)
+        for name in BOOK_SOURCES:
+            src, dst = PROJECT / name, root / name
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("generated"))
+            else:
+                shutil.copy2(src, dst)
+    gen = root / "book" / "generated"
+    _clean_leftovers(gen)
+    for sub in (*FOLDERS.values(), "results", "failed"):
+        (gen / sub).mkdir(parents=True, exist_ok=True)
+    return gen
+
+
+def _tasks_of(scale: str, tasks: list[Task] | None, only: list | None, log) -> list[Task]:
+    """The tasks to run: ``tasks`` or the scale's :func:`plan` (the public files resolved, downloading when needed,
+    if a selected task reads them), restricted to ``only``."""
+    if tasks is None:
+        tasks = plan(scale)
+        if any(t.real_data for t in tasks if not only or t.name in only):
+            from . import datasets
+
+            data = datasets.status()          # downloads into the user's cache when needed
+            log(data.line)
+            tasks = plan(scale, data)
+    tasks = list(tasks)
+    return [t for t in tasks if t.name in only] if only else tasks
 
 
 def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
@@ -424,152 +443,86 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
     import papermill as pm
 
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
-
-    root = Path(root).resolve()
-    if root != PROJECT:
-        root.mkdir(parents=True, exist_ok=True)
-        for name in BOOK_SOURCES:
-            src, dst = PROJECT / name, root / name
-            if src.is_dir():
-                shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("generated"))
-            else:
-                shutil.copy2(src, dst)
-    gen = root / "book" / "generated"
+    gen = _prepare_root(Path(root).resolve())
     staging = gen / ".staging"
-    _clean_leftovers(gen)
-    for sub in (*FOLDERS.values(), "results", "failed"):
-        (gen / sub).mkdir(parents=True, exist_ok=True)
-    state_path = gen / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    if state.get("scale") not in (None, scale):
-        log(f"scale changed from {state.get('scale')} to {scale}: every task re-runs")
-        state = {}
-    state["scale"] = scale
-    hashes = state.setdefault("hashes", {})
-    times = state.setdefault("wall_s", {})
-    peaks = state.setdefault("peak_rss_mib", {})
+    state = StateFile(gen / "state.json", scale, log)
     # TensorFlow's CPU numbers depend on the intra-op thread count (one per core by default): the kernels get a
     # fixed one, so machines with other core counts give the same numbers; it and oneDNN's switch are hashed
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(INTRA_OP_THREADS)
     numeric = json.dumps({**provenance.numeric_env(), "TF_NUM_INTRAOP_THREADS": threads}, sort_keys=True)
-    code = code_hash() + numeric
-    compute_code = code_hash(PRESENTATION) + numeric   # what an experiment's numbers depend on
-    commit = provenance.git_state()          # shown at the end of every page made now
-    if tasks is None:
-        tasks = plan(scale)
-        if any(t.name in REAL_DATA_PAGES for t in tasks if not only or t.name in only):
-            from . import datasets
+    codes: dict = {}                          # modules -> code hash (many tasks share their modules)
 
-            data = datasets.status()          # downloads into the user's cache when needed
-            log(data.line)
-            tasks = plan(scale, data)
-    else:
-        tasks = list(tasks)
-    if only:
-        tasks = [t for t in tasks if t.name in only]
+    def code_of(task: Task) -> str:
+        mods = task_modules(task, notebooks)
+        if mods not in codes:
+            codes[mods] = code_hash(mods) + numeric
+        return codes[mods]
+
+    commit = provenance.git_state()          # shown at the end of every page made now
+    tasks = _tasks_of(scale, tasks, only, log)
     report = StudyReport()
     t_start = time.perf_counter()
-    current: dict = {}
-    names = {t.name for t in tasks}
-    pending = list(enumerate(tasks, start=1))
+    current: dict = {}                        # task -> its hash now (what dependants see), or "failed"
+    sched = _Scheduler(tasks)
     running: dict = {}
+
+    def prefix(i: int) -> str:
+        return f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
 
     def execute(i: int, task: Task, out_nb: Path, params: dict):
         # the kernel's progress lines (fusionlib.console.progress) reach the log as they come
-        sink = console.ProgressSink(lambda m: log(f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s] "
-                                                  f"{task.name}: {m}"))
+        sink = console.ProgressSink(lambda m: log(f"{prefix(i)} {task.name}: {m}"))
         with PeakMemory() as mem:
             pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
                                 kernel_name=kernel, cwd=str(notebooks), progress_bar=False, stderr_file=sink)
         return mem.peak_mib
 
-    def finish(i: int, task: Task, h: str, out_nb: Path, stage: Path, t0: float, future) -> None:
-        prefix = f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
-        folder = FOLDERS.get(task.kind, "pages")
-        exc = future.exception()
-        if exc is not None:
-            failed_nb = gen / "failed" / f"{task.name}.ipynb"
-            if out_nb.exists():
-                _replace(out_nb, failed_nb)
-            shutil.rmtree(stage, ignore_errors=True)
-            hashes.pop(task.name, None)
-            current[task.name] = "failed"
-            _write_json_atomic(state_path, state)
-            log(f"{prefix} {task.name}: FAILED: {_last_error(exc)}\n"
-                f"    template {notebooks / task.template}; executed notebook kept at {failed_nb}")
-            report.failed.append(task.name)
+    def start(i: int, task: Task, pool) -> None:
+        """Skip the task when unchanged, refuse it when what it reads failed, else submit it."""
+        h = task_hash(task, code_of(task), current, notebooks, gen)
+        current[task.name] = h
+        target = gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb"
+        if not force and state.hashes.get(task.name) == h and target.exists():
+            log(f"{prefix(i)} {task.name}: unchanged, skipped")
+            report.skipped.append(task.name)
+            sched.decided.add(task.name)
             return
-        peak = future.result()
-        _retitle(out_nb, task.title, page_footer(task, gen, commit, own_result=(stage / "result").exists()))
-        if (stage / "result").exists():
-            _replace(stage / "result", gen / "results" / task.name)
-        _replace(out_nb, gen / folder / f"{task.name}.ipynb")
-        shutil.rmtree(stage, ignore_errors=True)
-        (gen / "failed" / f"{task.name}.ipynb").unlink(missing_ok=True)
-        hashes[task.name] = h
-        times[task.name] = round(time.perf_counter() - t0, 1)
-        if peak is not None:
-            peaks[task.name] = peak
-        _write_json_atomic(state_path, state)
-        report.ran.append(task.name)
-        log(f"{prefix} {task.name}: done in {times[task.name]:.0f}s"
-            + (f", peak {peak:.0f} MiB" if peak is not None else "")
-            + (" (tasks ran concurrently: the peak covers all kernels alive meanwhile)" if jobs > 1 else ""))
+        blocked = [d for d in task.depends if d in report.failed]
+        if blocked:
+            log(f"{prefix(i)} {task.name}: NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
+            report.failed.append(task.name)
+            current[task.name] = "failed"
+            sched.decided.add(task.name)
+            return
+        last = state.times.get(task.name)
+        log(f"{prefix(i)} {task.name}: running ({len(sched.pending)} after it"
+            + (f"; took {last:.0f}s last time)" if last else ")"))
+        run = _Run(i, task, h, staging / task.name, time.perf_counter())
+        run.stage.mkdir(parents=True)
+        params = {**task.parameters, "out_dir": str(run.stage / "result"), "generated_dir": str(gen)}
+        running[pool.submit(execute, i, task, run.notebook, params)] = run
 
-    decided: set = set()
     # papermill's ``cwd`` changes the *process* working directory while a notebook runs; two at once can leave
     # it in notebooks/ (the second restores what the first had set), so it is put back when all are done
     start_dir = os.getcwd()
     # the kernels inherit the variable: they report each fold (fusionlib.console.progress)
     with _environ(console.ENV, "1"), _environ("TF_NUM_INTRAOP_THREADS", threads), \
             ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while pending or running:
-            for i, task in list(pending):
-                if len(running) >= max(1, jobs):
-                    break
-                if any(d in names and d not in decided for d in task.depends):
-                    continue                                   # wait for what it reads
-                pending.remove((i, task))
-                h = task_hash(task, compute_code if task.kind == "experiment" else code, current, notebooks, gen)
-                target = gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb"
-                prefix = f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
-                current[task.name] = h  # what dependants see; replaced by "failed" if this task fails
-                if not force and hashes.get(task.name) == h and target.exists():
-                    log(f"{prefix} {task.name}: unchanged, skipped")
-                    report.skipped.append(task.name)
-                    decided.add(task.name)
-                    continue
-                blocked = [d for d in task.depends if d in report.failed]
-                if blocked:
-                    log(f"{prefix} {task.name}: NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
-                    report.failed.append(task.name)
-                    current[task.name] = "failed"
-                    decided.add(task.name)
-                    continue
-                last = times.get(task.name)
-                log(f"{prefix} {task.name}: running ({len(pending)} after it"
-                    + (f"; took {last:.0f}s last time)" if last else ")"))
-                stage = staging / task.name
-                stage.mkdir(parents=True)
-                out_nb = stage / f"{task.name}.ipynb"
-                params = {**task.parameters, "out_dir": str(stage / "result"), "generated_dir": str(gen)}
-                running[pool.submit(execute, i, task, out_nb, params)] = (i, task, h, out_nb, stage,
-                                                                          time.perf_counter())
+        while sched.pending or running:
+            while len(running) < max(1, jobs) and (ready := sched.next_ready()) is not None:
+                start(*ready, pool)
             if not running:
                 continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
-                i, task, h, out_nb, stage, t0 = running.pop(future)
-                finish(i, task, h, out_nb, stage, t0, future)
-                decided.add(task.name)
+                run = running.pop(future)
+                if not _complete(run, future, gen, state, commit, report, log, prefix(run.number), notebooks, jobs):
+                    current[run.task.name] = "failed"
+                sched.decided.add(run.task.name)
     os.chdir(start_dir)
     shutil.rmtree(staging, ignore_errors=True)
     report.wall_s = time.perf_counter() - t_start
-    state["last_run"] = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
-                         "failed": len(report.failed), "tasks": len(tasks), "jobs": jobs}
-    if len(report.ran) == len(tasks) and not report.failed:
-        state["last_full_run"] = state["last_run"]          # every task executed: the from-scratch cost
-    _write_json_atomic(state_path, state)
+    state.finish(report, len(tasks), jobs)
     log(f"study ({scale}): {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed "
         f"in {report.wall_s:.0f}s" + (f"; failed: {', '.join(report.failed)}" if report.failed else ""))
     return report
@@ -617,7 +570,7 @@ def _main(a: argparse.Namespace, gate: "console.StderrFilter") -> int:
         for t in tasks if tasks is not None else plan(a.scale):
             print(t.name)
         return 0
-    from .dfu import DFUDataError
+    from .datasets import DFUDataError
 
     log_path = gate.set_log(a.root / "_build" / "logs" / "stderr.log")
     try:

@@ -16,32 +16,7 @@ import numpy as np
 
 from . import losses
 from .heads import build_model, inputs_of
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a head is trained.
-
-    ``loss``: ``"cross_entropy"`` or ``"focal_ordinal"`` (``focal_gamma``, ``focal_alpha``; the original's
-    recipe is gamma 3, alpha 0.598/0.315/1.597). ``class_weight``: inverse-frequency sample weights on the
-    training rows (and on the inner validation rows, so early stopping sees the same objective).
-    ``oversample``: random oversampling of the training rows to the largest class (the original's recipe).
-    ``patience``: epochs without improvement of the inner-validation loss before stopping; the best epoch's
-    weights are restored. ``width``: the CNN width factor (:mod:`fusionlib.cnn`).
-    """
-
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    clipnorm: float | None = None
-    patience: int = 5
-    loss: str = "cross_entropy"
-    focal_gamma: float = 2.0
-    focal_alpha: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    class_weight: bool = True
-    oversample: bool = False
-    width: float = 0.125
-
+from .settings import TrainConfig
 
 _DETERMINISTIC = False
 
@@ -102,12 +77,6 @@ def inverse_frequency_weights(y: np.ndarray, n_classes: int = 3) -> np.ndarray:
     counts = np.bincount(y, minlength=n_classes).astype(float)
     w = len(y) / (n_classes * np.maximum(counts, 1.0))
     return w[y]
-
-
-#: The original code base's training recipe (issue 4): focal ordinal loss, Adam 5e-3 with clipnorm 1, random
-#: oversampling to the largest class (the focal alpha acts as the class weights).
-ORIGINAL_RECIPE = {"loss": "focal_ordinal", "focal_gamma": 3.0, "focal_alpha": (0.598, 0.315, 1.597),
-                   "learning_rate": 5e-3, "clipnorm": 1.0, "oversample": True, "class_weight": False}
 
 
 def oversample(y: np.ndarray, seed: int) -> np.ndarray:

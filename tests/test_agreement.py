@@ -8,7 +8,8 @@ from sklearn.metrics import cohen_kappa_score
 from fusionlib import agreement, report, rf
 from fusionlib.features import clinical_features, labels
 from fusionlib.metrics import AGREEMENT_METRICS, METRICS, PROBA, RF, per_visit, rf_agreement_metrics, tidy_metrics
-from fusionlib.runner import ArmResult, ArmSettings
+from fusionlib.results import ArmResult
+from fusionlib.settings import ArmSettings
 
 
 def table(copy: bool, seed: int = 0, n_visits: int = 60, rows_per_visit: int = 3, folds: int = 3) -> pd.DataFrame:
@@ -90,23 +91,29 @@ def test_agreement_table_separates_a_copy_from_a_fusion_that_does_not_copy():
 
 
 def test_collapse_by_fold_sets_the_history_beside_each_fold():
-    rec = report.HISTORY_FUSION_3FOLD
+    rec = report.fusion_vs_rf_3fold()
+    fusion, rf_alone = rec
     res = [result("fix23", True, "fix23 | original protocol"), result("baseline", False, "baseline | original protocol")]
     t = agreement.collapse_by_fold(res, rec)
     assert len(t) == 6 and list(t.index.unique("fold")) == [1, 2, 3]
     f1 = t.loc[(1, "fix23")]
     assert f1["agrees with RF (rows)"] == 1.0 and f1["κ − RF κ (rows)"] == 0.0
-    assert f1["history: fusion κ"] == rec["fusion"][0] and f1["history: RF alone κ"] == rec["metadata_only"][0]
+    assert f1["history: fusion κ"] == fusion.folds[0] and f1["history: RF alone κ"] == rf_alone.folds[0]
     text = agreement.collapse_text(t, rec)
     assert "`fix23` copies its RF input (≥ 95% of rows) in 3 of 3 folds" in text
     assert "`baseline` copies its RF input (≥ 95% of rows) in 0 of 3 folds" in text
-    assert f"{rec['fusion'][0] - rec['metadata_only'][0]:+.4f}" in text
+    assert f"{fusion.folds[0] - rf_alone.folds[0]:+.4f}" in text
 
 
 def test_the_recorded_history_numbers_are_data_with_their_commit():
-    rec = report.HISTORY_FUSION_3FOLD
-    assert rec["commit"] and rec["file"].endswith("INVESTIGATION_LOG.md")
-    assert len(rec["fusion"]) == len(rec["metadata_only"]) == 3
+    fusion, rf_alone = report.fusion_vs_rf_3fold()
+    assert fusion.commit and fusion.file.endswith("INVESTIGATION_LOG.md") and fusion.lines
+    assert len(fusion.folds) == len(rf_alone.folds) == 3
+    # one record per fact: the RF alone's folds are the per-fold log's κ, recorded again in the fusion's log
+    assert rf_alone.folds == tuple(f["kappa_quadratic"] for f in report.ORIGINAL_3FOLD)
+    assert rf_alone.lines_in(fusion.commit, fusion.file)
+    line = agreement.history_line(rec := (fusion, rf_alone))
+    assert fusion.file in line and fusion.commit in line and rec[1].lines_in(fusion.commit, fusion.file) in line
 
 
 def test_original_protocol_arms_are_valid_settings():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fusionlib.bundle import HeadSpec, fit_bundle, head_weights, predict_bundle
-from fusionlib.train import ORIGINAL_RECIPE, TrainConfig
+from fusionlib.settings import ORIGINAL_RECIPE, TrainConfig
 
 N = 600
 TRAIN, STOP = np.arange(400), np.arange(400, 520)

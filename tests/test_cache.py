@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from fusionlib import cohort as cohort_mod
+from fusionlib import store
 from fusionlib.cohort import CohortParams, make_synthetic_cohort
 
 SMALL = {"n_patients": 12, "image_size": 8, "seed": 5}
@@ -38,9 +39,9 @@ def test_cached_cohort_equals_the_generated_one_and_is_read_back(tmp_path, monke
     second = make_synthetic_cohort(CohortParams(**SMALL), cache_dir=tmp_path)   # hit: no rendering
     _assert_same(fresh, second)
     # the environment variable names the folder when cache_dir is not given; FUSIONLIB_CACHE=0 disables
-    monkeypatch.setenv(cohort_mod.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(store.CACHE_ENV, str(tmp_path))
     _assert_same(fresh, make_synthetic_cohort(**SMALL))
-    monkeypatch.setenv(cohort_mod.CACHE_ENV, "0")
+    monkeypatch.setenv(store.CACHE_ENV, "0")
     with pytest.raises(AssertionError, match="rendered"):
         make_synthetic_cohort(**SMALL)
 

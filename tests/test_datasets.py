@@ -12,6 +12,7 @@ import pytest
 
 from fusionlib import datasets, dfu, study
 from fusionlib.datasets import DataHashWarning, DataUnavailable, PublicFile
+from fusionlib.hashing import file_sha256
 
 from conftest import DFU_DIR
 
@@ -69,7 +70,7 @@ def _serve_tree(root: Path, files: dict, content: dict) -> Path:
 
 @pytest.fixture
 def no_user_folder(monkeypatch):
-    monkeypatch.delenv(dfu.DATA_ENV, raising=False)
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
 
 
 def test_fetch_accepts_good_files_and_uses_the_cache_on_the_second_call(tmp_path, fake_files, no_user_folder):
@@ -120,7 +121,7 @@ def test_offline_says_why_in_one_line_and_leaves_no_cache_folder(tmp_path, fake_
     s = datasets.status(cache=cache, base_url="http://127.0.0.1:9")
     assert not s.available and s.folder is None and "\n" not in s.line
     assert s.line.startswith("Real-data chapters skipped: could not download a.csv from http://127.0.0.1:9/")
-    assert "Connection refused" in s.line and dfu.DATA_ENV in s.line
+    assert "Connection refused" in s.line and datasets.DATA_ENV in s.line
     assert not cache.exists()
     md = s.markdown                                                  # for a page: a link, no raw "<folder>"
     assert md.startswith("**Real-data chapters skipped:") and "from [127.0.0.1:9](http://127.0.0.1:9/" in md
@@ -141,7 +142,7 @@ def test_dfu_data_dir_overrides_and_names_a_missing_file(tmp_path, fake_files, m
     folder.mkdir()
     for name, data in CONTENT.items():
         (folder / name).write_bytes(data)
-    monkeypatch.setenv(dfu.DATA_ENV, str(folder))
+    monkeypatch.setenv(datasets.DATA_ENV, str(folder))
     with Server(tmp_path) as srv:
         s = datasets.locate(cache=tmp_path / "cache", base_url=srv.url)
         assert srv.requests == []                                                   # nothing downloaded
@@ -164,7 +165,7 @@ def test_a_user_folder_whose_sha256_differs_warns_and_says_so(tmp_path, fake_fil
     for name, data in CONTENT.items():
         (folder / name).write_bytes(data)
     (folder / "c.csv").write_bytes(b"edited,copy\n")
-    monkeypatch.setenv(dfu.DATA_ENV, str(folder))
+    monkeypatch.setenv(datasets.DATA_ENV, str(folder))
     with pytest.warns(DataHashWarning, match=r"c\.csv: sha256 .* differs from the pinned public file"):
         s = datasets.locate()
     assert s.available and s.differs == ["c.csv"] and "c.csv DIFFERS" in s.line
@@ -208,7 +209,7 @@ def test_the_pinned_table_matches_the_shared_copy():
     if not all((DFU_DIR / n).is_file() for n in datasets.FILES):
         pytest.skip(f"public DFU files not found at {DFU_DIR}")
     for name, f in datasets.FILES.items():
-        assert datasets.sha256_of(DFU_DIR / name) == f.sha256, name
+        assert file_sha256(DFU_DIR / name) == f.sha256, name
 
 
 def test_the_real_files_download_and_verify_from_a_local_mirror(tmp_path, no_user_folder):

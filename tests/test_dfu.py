@@ -7,7 +7,7 @@ import pytest
 from conftest import REAL_CSV, needs_real_csv
 from fixtures_dfu import (BOTTOM, BOX_HEADER, CLINICAL_HEADER, FRAME, IMAGES, TOP, box_row, filename, visit_rows,
                           write_csv, write_layout, write_png)
-from fusionlib import dfu, thermal
+from fusionlib import datasets, dfu, thermal
 from fusionlib.cohort import TEMPERATURE_COLUMNS
 from fusionlib.features import clinical_features, labels
 from fusionlib.splits import patient_folds
@@ -283,7 +283,7 @@ def test_a_cohort_too_small_for_the_folds_fails_clearly(tmp_path):
 
 
 def test_load_cohort_kinds_and_how_to_point_to_the_data(layout, monkeypatch, tmp_path):
-    monkeypatch.delenv(dfu.DATA_ENV, raising=False)
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
     monkeypatch.delenv(dfu.IMAGE_ENV, raising=False)
     with pytest.raises(dfu.DFUDataError, match="could not download DataMaster.*127.0.0.1.*DFU_DATA_DIR"):
         dfu.load_cohort("semi_real")                              # no folder given: the download (offline) fails
@@ -291,7 +291,7 @@ def test_load_cohort_kinds_and_how_to_point_to_the_data(layout, monkeypatch, tmp
         dfu.load_cohort("semi_real", data_dir=tmp_path)
     with pytest.raises(ValueError, match="kind='real'"):
         dfu.load_cohort("real")
-    monkeypatch.setenv(dfu.DATA_ENV, str(layout["clinical"].parent))
+    monkeypatch.setenv(datasets.DATA_ENV, str(layout["clinical"].parent))
     with pytest.warns(UserWarning, match="sha256 .* differs from the pinned public file"):   # a test layout
         c = dfu.load_cohort("semi_real", draws_per_visit=1, image_size=8)
     assert c.params["kind"] == "semi_real" and len(c.images) == len(visit_rows())
@@ -301,13 +301,11 @@ def test_load_cohort_kinds_and_how_to_point_to_the_data(layout, monkeypatch, tmp
 
 
 def test_realdata_arms_are_valid_corrected_settings():
-    from fusionlib.runner import CONDITIONS, ArmSettings, condition_of
-
-    assert dfu.CORRECTED == CONDITIONS["corrected"]
+    from fusionlib.settings import ArmSettings, head_names
 
     arms = [ArmSettings.from_dict(a) for a in dfu.realdata_arms(3, 1, 50, train={"epochs": 2})]
-    assert [a.head for a in arms] == list(dfu.REALDATA_HEADS)
-    assert {condition_of(a) for a in arms if a.head != "image_only"} == {"corrected"} and arms[0].n_splits == 3
+    assert [a.head for a in arms] == list(head_names())                 # every head of the head table
+    assert {a.condition for a in arms if a.head != "image_only"} == {"corrected"} and arms[0].n_splits == 3
 
 
 # --- the public files (skip when absent) -----------------------------------------------------------------------

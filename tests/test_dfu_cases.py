@@ -234,7 +234,8 @@ def worst_share_gap(folds, y_row, image_visit):
 
 
 def test_a_partial_image_folder_splits_with_balanced_scored_rows(tmp_path):
-    from fusionlib.runner import ArmSettings, _Data
+    from fusionlib.runner import _Data
+    from fusionlib.settings import ArmSettings
 
     c = load(partial_layout(tmp_path))
     assert c.params["report"]["visits_without_images"] == 32 and len(c.images) == 2 * 88

@@ -50,5 +50,7 @@ def test_bad_input_is_rejected(probs):
         StackingFusion().fit(rf, noise[:, :2], y)
     with pytest.raises(ValueError, match="y has 3 rows"):
         AlphaGridFusion().fit(rf, noise, y[:3])
-    with pytest.raises(ValueError, match="robust fusions"):
+    with pytest.raises(ValueError, match="head='average': use one of"):
         make_fusion("average")
+    with pytest.raises(ValueError, match="robust fusions are"):
+        make_fusion("baseline")

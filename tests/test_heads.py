@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fusionlib.heads import KERAS_HEADS, build_model, head_block, inputs_of
+from fusionlib.heads import build_model, head_block, inputs_of
+from fusionlib.settings import head_names
 
 
 def trainable(model, layer):
@@ -12,7 +13,7 @@ def layer_names(model):
     return {l.name for l in model.layers}
 
 
-@pytest.mark.parametrize("head", KERAS_HEADS)
+@pytest.mark.parametrize("head", head_names(kind="keras") + head_names(kind="cnn"))
 def test_every_head_maps_its_inputs_to_three_probabilities(head):
     model = build_model(head, image_size=32, width=0.125)
     x = {"rf": np.full((4, 3), 1 / 3, "float32"), "image": np.zeros((4, 32, 32, 3), "float32")}
@@ -89,3 +90,5 @@ def test_image_only_ignores_rf_and_has_the_report_era_cnn():
 def test_unknown_head_is_rejected():
     with pytest.raises(ValueError, match="head='fix4'"):
         build_model("fix4")
+    with pytest.raises(ValueError, match="not a Keras head"):
+        head_block("stacking", 1)

@@ -188,7 +188,8 @@ def test_nested_result_tables_and_the_same_folds_as_the_runner(visits, tiny_coho
                        inner_splits=2, **FAST)
     assert len(res.nested) == len(visits)                       # every visit reported once per repeat
     assert set(res.nested["visit"]) == set(range(len(visits)))
-    from fusionlib.runner import ArmSettings, _Data
+    from fusionlib.runner import _Data
+    from fusionlib.settings import ArmSettings
 
     runner_folds = _Data(tiny_cohort, ArmSettings.from_dict({"n_splits": 3, "n_repeats": 1})).folds
     for f, g in zip(res.folds, runner_folds):

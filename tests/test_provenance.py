@@ -67,14 +67,15 @@ def test_every_result_records_commit_cpu_and_lock(monkeypatch):
 def test_a_changed_lock_changes_every_tasks_hash(tmp_path):
     lock = tmp_path / "lock-cpu.txt"
     lock.write_text("numpy==2.0 --hash=sha256:aa\n")
-    before = study.code_hash(lock=lock)
+    mods = {"settings"}
+    before = study.code_hash(mods, lock=lock)
     lock.write_text("numpy==2.1 --hash=sha256:bb\n")
-    after = study.code_hash(lock=lock)
+    after = study.code_hash(mods, lock=lock)
     assert before != after
     task = study.plan("smoke")[1]
     assert study.task_hash(task, before, {}) != study.task_hash(task, after, {})
     # the installed build's lock is the default
-    assert study.code_hash() == study.code_hash(lock=provenance.installed_lock())
+    assert study.code_hash(mods) == study.code_hash(mods, lock=provenance.installed_lock())
 
 
 def test_the_footer_names_template_parameters_and_commit():

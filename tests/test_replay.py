@@ -7,6 +7,7 @@ tests that need Keras, imbalanced-learn or the original's scikit-learn skip wher
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,27 +160,26 @@ def _table(n=6):
     return pd.DataFrame(d)
 
 
-def _write(folder: Path, table: pd.DataFrame, notice_sha: str | None = None) -> Path:
+def _write(folder: Path, table: pd.DataFrame) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / replay.ROWS_CSV, index=False)
-    if notice_sha is not None:
-        (folder / replay.NOTICE).write_text(f"| file | what | sha256 |\n|---|---|---|\n| {replay.ROWS_CSV} | rows | "
-                                            f"{notice_sha} |\n")
     return folder
 
 
-def test_reader_checks_the_sha256_against_the_notice(tmp_path):
+def test_reader_checks_the_sha256_against_the_pinned_public_file(tmp_path, monkeypatch):
+    from fusionlib import datasets
+    from fusionlib.hashing import file_sha256
+
     folder = _write(tmp_path / "ok", _table())
-    sha = replay._sha256(folder / replay.ROWS_CSV)
-    _write(folder, _table(), notice_sha=sha)
+    sha = file_sha256(folder / replay.ROWS_CSV)
+    pinned = datasets.FILES[replay.ROWS_CSV]
+    monkeypatch.setitem(datasets.FILES, replay.ROWS_CSV, replace(pinned, sha256=sha))   # as if this were it
     rows = replay.read_rows(folder)
-    assert rows.sha256_matches and rows.sha256_status == "matches NOTICE.md" and len(rows.table) == 6
-    _write(folder, _table(), notice_sha="0" * 64)
+    assert rows.sha256_matches and rows.sha256_status == "matches the pinned public file" and len(rows.table) == 6
+    monkeypatch.setitem(datasets.FILES, replay.ROWS_CSV, pinned)
     with pytest.warns(UserWarning, match="DIFFERS"):
         rows = replay.read_rows(folder)
-    assert rows.sha256_matches is False and "DIFFERS" in rows.sha256_status
-    (folder / replay.NOTICE).unlink()
-    assert "not checked" in replay.read_rows(folder).sha256_status
+    assert rows.sha256_matches is False and "DIFFERS" in rows.sha256_status and pinned.sha256[:12] in rows.sha256_status
 
 
 @pytest.mark.parametrize("edit, message", [

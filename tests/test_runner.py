@@ -4,8 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib import runner
-from fusionlib.runner import ArmSettings, report_arms, run_arm, run_arms, write_result
+from dataclasses import asdict
+
+from fusionlib import results, runner
+from fusionlib.experiments import report_arms
+from fusionlib.results import write_result
+from fusionlib.runner import run_arm, run_arms
+from fusionlib.settings import ArmSettings
 
 TINY = {"n_splits": 3, "n_repeats": 1, "train": {"epochs": 2, "width": 0.0625}}
 
@@ -58,12 +63,12 @@ def test_write_result_is_atomic(tmp_path, baseline_run, monkeypatch):
     out = write_result(baseline_run, tmp_path / "arm")
     assert {f.name for f in out.iterdir()} == {"metrics.csv", "predictions.csv.gz", "history.json", "info.json"}
     assert json.loads((out / "info.json").read_text())["settings"]["head"] == "baseline"
-    back = runner.load_result(out)
+    back = results.load_result(out)
     assert back.settings == baseline_run.settings
     pd.testing.assert_frame_equal(back.metrics, baseline_run.metrics, check_dtype=False)
-    assert runner.summary_table([back]).equals(runner.summary_table([baseline_run]).assign(wall_s=back.info["wall_s"]))
+    assert results.summary_table([back]).equals(results.summary_table([baseline_run]).assign(wall_s=back.info["wall_s"]))
     with pytest.raises(FileNotFoundError, match="no result for arm"):
-        runner.load_results(tmp_path, expected=["arm", "missing_arm"])
+        results.load_results(tmp_path, expected=["arm", "missing_arm"])
     before = (out / "metrics.csv").read_bytes()
 
     def boom(*a, **k):
@@ -93,7 +98,7 @@ def test_settings_are_validated_at_the_boundary():
 def test_report_preset_lists_every_arm_under_both_conditions():
     arms = [ArmSettings.from_dict(a).label for a in report_arms()]
     assert len(arms) == 13 and len(set(arms)) == 13
-    assert all(ArmSettings.from_dict(a).head in runner.KERAS_HEADS for a in report_arms())
+    assert all(ArmSettings.from_dict(a).spec.in_report for a in report_arms())
     assert "baseline|ordinal_original|in_sample" in arms and "fix23|ordinal|oof_grouped" in arms
 
 
@@ -166,11 +171,11 @@ def test_duplicate_labels_and_inapplicable_switches_are_rejected():
 
 
 def test_load_or_run_loads_only_identical_settings(tmp_path, small_cohort, baseline_run, monkeypatch):
-    write_result(baseline_run, tmp_path / runner.safe_name(baseline_run.settings.label))
+    write_result(baseline_run, tmp_path / results.safe_name(baseline_run.settings.label))
     again, how = runner.load_or_run(baseline_run.settings, tmp_path)
     assert how == "loaded" and again.settings == baseline_run.settings
     calls = []
     monkeypatch.setattr(runner, "run_arm", lambda s, progress=False: calls.append(s) or baseline_run)
-    other = {**runner.asdict(baseline_run.settings), "rf_trees": 7}
+    other = {**asdict(baseline_run.settings), "rf_trees": 7}
     _, how = runner.load_or_run(other, tmp_path)
     assert how == "ran" and calls and calls[0].rf_trees == 7

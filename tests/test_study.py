@@ -94,7 +94,7 @@ def test_unchanged_tasks_are_skipped_and_failures_keep_earlier_results(tmp_path,
 
     # a changed code base re-runs; a failed experiment keeps its executed notebook and the old result, and
     # nothing that reads it runs over the partial results
-    monkeypatch.setattr(study, "code_hash", lambda exclude=(): "changed")
+    monkeypatch.setattr(study, "code_hash", lambda modules, lock=None: "changed")
     fake.fail = {"exp-report"}
     r3 = study.run_study("smoke", root, log=lambda m: None)
     readers = {t.name for t in plan if "exp-report" in t.depends}
@@ -174,13 +174,22 @@ def test_concurrent_jobs_leave_the_working_directory_where_it_was(tmp_path, monk
     assert os.getcwd() == str(tmp_path)
 
 
-def test_a_presentation_change_reruns_pages_but_not_experiments(tmp_path, fake, monkeypatch):
+def test_a_change_reruns_exactly_the_tasks_whose_notebook_reaches_the_module(tmp_path, fake, monkeypatch):
     root = tmp_path / "root"
     study.run_study("smoke", root, log=lambda m: None)
     real = study.code_hash
-    monkeypatch.setattr(study, "code_hash", lambda exclude=(): real(exclude) + ("" if exclude else "plots changed"))
-    r = study.run_study("smoke", root, log=lambda m: None)
-    assert not [t for t in r.ran if t.startswith("exp-")] and {"results", "findings", "appendix"} <= set(r.ran)
+    for changed, expect_experiments in (("plots", False), ("bundle", True)):
+        monkeypatch.setattr(study, "code_hash",
+                            lambda modules, lock=None, m=changed: real(modules) + (m if m in modules else ""))
+        r = study.run_study("smoke", root, log=lambda m: None)
+        readers = {t.name for t in study.plan("smoke") if changed in study.task_modules(t)}
+        assert readers and set(r.ran) >= readers, changed
+        assert bool([t for t in r.ran if t.startswith("exp-")]) == expect_experiments, changed
+        assert not set(r.ran) & {t.name for t in study.plan("smoke") if t.kind == "arm"} - readers
+    # a presentation module is not one an experiment reaches; the training code is
+    exp = next(t for t in study.plan("smoke") if t.kind == "experiment")
+    assert {"runner", "bundle", "heads", "rf", "settings"} <= study.task_modules(exp)
+    assert not {"plots", "analysis", "findings", "study", "publish", "pin"} & study.task_modules(exp)
 
 
 def test_kernels_get_a_fixed_intra_op_thread_count_and_another_count_reruns_the_study(tmp_path, monkeypatch):
