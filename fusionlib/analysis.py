@@ -21,7 +21,7 @@ import pandas as pd
 from . import settings
 from .experiments import NO_MECHANISM, mechanism_of, stability_factor
 from .metrics import summarise
-from .results import ArmResult, load_results, summary_table  # noqa: F401  (summary_table: for the pages)
+from .results import ArmResult, load_results
 from .settings import CONDITIONS, ArmSettings
 from .stats import corrected_ttest, fold_differences, paired_bootstrap
 
@@ -307,8 +307,8 @@ def results_numbers(res: dict[str, ArmResult], comp: pd.DataFrame) -> dict:
     robust_text = "; ".join(f"`{res[r['arm']].settings.head}` κ {r['κ quad']:.3f}, {_fmt_ci(r)}, {verdict(r)}"
                             for _, r in robust.iterrows()) or "not run"
     return {"md_cor": k[arm_label("metadata_only", "corrected")], "md_rep": k[arm_label("metadata_only", "report")],
-            "img": k[arm_label("image_only")], "base_rep": base_rep, "rep_md": REPORTED["metadata_only"].mean,
-            "rep_img": REPORTED["image_only"].mean, "rep_base": REPORTED["baseline"].mean,
+            "img": k[arm_label("image_only")], "base_rep": base_rep, "rep_md": REPORTED["metadata_only"].value,
+            "rep_img": REPORTED["image_only"].value, "rep_base": REPORTED["baseline"].value,
             "collapse_threshold": COLLAPSE_BELOW,
             "collapse_verdict": "reproduced" if base_rep < COLLAPSE_BELOW else "did not reproduce",
             "n_comparisons": len(comp), "n_better": verdicts.count("better"), "n_worse": verdicts.count("worse"),

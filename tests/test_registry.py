@@ -164,3 +164,14 @@ def test_what_an_experiment_depends_on_is_derived_from_its_imports(tmp_path):
     mods = dependencies.notebook_modules(tmp_path / "exp.ipynb", pkg)
     assert mods == {"__init__", "runner", "helper", "settings", "brand_new"}        # a new module is reached ...
     assert "plots" not in mods                                                       # ... one not imported is not
+
+
+def test_the_results_page_numbers_read_the_report_records():
+    from fusionlib.report import REPORTED
+
+    report = fake_experiment("report")
+    comp = analysis.against_metadata(report, weights=("quadratic",), n_boot=20)
+    nums = analysis.results_numbers(report, comp)
+    assert (nums["rep_md"], nums["rep_img"], nums["rep_base"]) == tuple(
+        REPORTED[h].value for h in ("metadata_only", "image_only", "baseline"))
+    assert nums["n_comparisons"] == len(comp) == nums["n_better"] + nums["n_worse"] + nums["n_undecided"]
