@@ -178,7 +178,7 @@ INTRA_OP_THREADS = 2
 #: them re-runs the pages, not the (costly) experiments.
 PRESENTATION = ("agreement.py", "analysis.py", "datasets.py", "findings.py", "plots.py", "report.py", "study.py",
                 "metadata.py", "metadata_tables.py", "console.py", "pin.py", "provenance.py", "publish.py",
-                "replay.py", "replay_studies.py")
+                "replay.py", "replay_studies.py", "present.py")
 
 
 def code_hash(exclude: tuple = (), lock: Path | None = None) -> str:
