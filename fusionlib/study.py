@@ -225,8 +225,9 @@ def _replace(src: Path, dst: Path) -> None:
 
 def _retitle(notebook: Path, title: str, footer: str = "") -> None:
     """Replace the first heading of an executed notebook (the page title) by ``title``, fold away the
-    input of the parameter cells (the defaults and papermill's injected values stay one click away), and end
-    the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
+    input of the parameter cells (the defaults and papermill's injected values stay one click away), drop the
+    study's progress lines from the cells' stderr (:func:`fusionlib.console.strip_progress`: they went to the
+    console; a rebuild under nbval has none), and end the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -238,6 +239,8 @@ def _retitle(notebook: Path, title: str, footer: str = "") -> None:
         tags = cell.metadata.get("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
             cell.metadata["tags"] = [*tags, "hide-input"]
+        if cell.cell_type == "code":
+            cell.outputs = console.strip_progress(cell.outputs)
     if footer:
         nb.cells = [c for c in nb.cells if "provenance" not in c.metadata.get("tags", [])]
         cell = nbformat.v4.new_markdown_cell(footer)
