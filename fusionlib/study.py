@@ -142,7 +142,7 @@ def _data_without_download():
 
 def plan(scale: str, data=None) -> list[Task]:
     """Every task of the book at ``scale``: the cohort page, the experiments, the arm pages, the analysis
-    pages, the metadata chapter, the real-data chapter and the appendix (which reads every task's time and memory).
+    pages, the summary, the metadata chapter, the real-data chapter and the appendix (which reads every task's time and memory).
 
     ``data``: where the public DFU files are (:func:`fusionlib.datasets.status`), passed to the real-data pages;
     ``None`` looks without downloading (:func:`run_study` resolves it, downloading when needed)."""
@@ -161,13 +161,15 @@ def plan(scale: str, data=None) -> list[Task]:
     for page in pages:
         if page.name == "findings":
             page.depends.append("replay")
+    # the one-page summary at the front: the findings' answer, the replay's split figure, the key evidence
+    summary = Task("summary", "summary.ipynb", {"scale": scale}, "page", ["replay", "exp-mechanisms"])
     metadata = Task("metadata", "metadata.ipynb", dict(real), "page")
     # the real-data page's bar is the metadata chapter's arm (same folds): run after it, to reuse its cache
     realdata = Task("realdata", "realdata.ipynb", dict(real), "page", ["metadata"])
-    before = [t.name for t in [cohort, replay, *exps, *arms, *pages, metadata, realdata]]
+    before = [t.name for t in [cohort, replay, *exps, *arms, *pages, summary, metadata, realdata]]
     appendix = Task("appendix", "appendix.ipynb", {"scale": scale}, "page", before,
                     inputs=["benchmarks/benchmark.md"])
-    return [cohort, replay, *exps, *arms, *pages, metadata, realdata, appendix]
+    return [cohort, replay, *exps, *arms, *pages, summary, metadata, realdata, appendix]
 
 
 #: TensorFlow intra-op threads of every kernel unless ``TF_NUM_INTRAOP_THREADS`` says otherwise: the core count
@@ -223,11 +225,31 @@ def _replace(src: Path, dst: Path) -> None:
         os.replace(src, dst)
 
 
+#: Tags by which a template decides how a code cell shows on its page itself (myst-nb's cell tags).
+SHOW_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output", "show-input"}
+
+
+def reader_tags(cell) -> list[str]:
+    """The tags of an executed code cell as a reader's page shows it: a cell that printed or drew nothing
+    (imports, parameters, the work behind a later table, values glued for the text; stderr, which the book does
+    not show, does not count) is removed from the page, a cell with output shows
+    the output with its source folded one click away (``hide-input``). A template cell that carries one of
+    :data:`SHOW_TAGS` keeps its own choice (``show-input`` shows the source). The executed notebook, source and
+    all, stays downloadable, and the page's footer names its template and parameters."""
+    tags = list(cell.metadata.get("tags", []))
+    if cell.cell_type != "code" or SHOW_TAGS & set(tags):
+        return tags
+    # what the page shows: not glue(..., display=False) values, not stderr (the book's nb_output_stderr: remove)
+    visible = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})
+               and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return [*tags, "hide-input" if visible else "remove-cell"]
+
+
 def _retitle(notebook: Path, title: str, footer: str = "") -> None:
-    """Replace the first heading of an executed notebook (the page title) by ``title``, fold away the
-    input of the parameter cells (the defaults and papermill's injected values stay one click away), drop the
-    study's progress lines from the cells' stderr (:func:`fusionlib.console.strip_progress`: they went to the
-    console; a rebuild under nbval has none), and end the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
+    """Make an executed notebook a page for readers: replace its first heading (the page title) by ``title``,
+    drop the study's progress lines from the cells' stderr (:func:`fusionlib.console.strip_progress`: they went
+    to the console, and a rebuild under nbval has none), fold or remove code (:func:`reader_tags`), and end
+    the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -236,11 +258,9 @@ def _retitle(notebook: Path, title: str, footer: str = "") -> None:
         lines = first.source.splitlines()
         first.source = "\n".join([f"# {title}", *lines[1:]])
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
-            cell.metadata["tags"] = [*tags, "hide-input"]
         if cell.cell_type == "code":
             cell.outputs = console.strip_progress(cell.outputs)
+            cell.metadata["tags"] = reader_tags(cell)
     if footer:
         nb.cells = [c for c in nb.cells if "provenance" not in c.metadata.get("tags", [])]
         cell = nbformat.v4.new_markdown_cell(footer)
