@@ -60,6 +60,23 @@ def progress(message: str) -> None:
         print(MARK + message, file=sys.stderr, flush=True)
 
 
+def strip_progress(outputs: list) -> list:
+    """A code cell's ``outputs`` (nbformat dicts) without the marked progress lines of :func:`progress`; a
+    stderr stream left empty is dropped. The executed page keeps what the reader should see, and is the same
+    whether or not the study asked for progress (nbval compares it with a run that did not)."""
+    kept = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = out.get("text", "")
+            text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith(MARK))
+            if not text:
+                continue
+            out = type(out)(out)  # a copy of the same mapping type (nbformat.NotebookNode)
+            out["text"] = text
+        kept.append(out)
+    return kept
+
+
 def fold_message(context: int, n_contexts: int, n_arms: int, fold: int, n_folds: int, elapsed_context: float,
                  folds_done: int, folds_total: int, elapsed_total: float) -> str:
     """The per-fold progress line: where the experiment is, the time it took so far and what is left,

@@ -193,7 +193,7 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("mechanisms", "Candidate mechanisms of the collapse",
                "Candidate mechanisms of the reported collapse, each switched on alone (and some together) under "
                "the report's conditions, for metadata-only, the baseline fusion and Fix #2+#3.",
-               _mechanisms, repeats={"default": 1}, pages=("mechanisms", "findings")),
+               _mechanisms, repeats={"default": 1}, pages=("mechanisms", "findings", "summary")),
     Experiment("stability", "Seeds and batch sizes",
                "H3: the fusion heads and metadata-only under five initialisation seeds (same folds, RF, CNN and "
                "batch order); H2: a batch-size sweep.",

@@ -59,6 +59,8 @@ PAGES = (
     Page("mechanisms"),
     Page("sensitivity"),
     Page("findings", reads=("replay",)),
+    # the one-page summary at the front: the findings' answer, the replay's split figure, the key evidence
+    Page("summary", reads=("replay",)),
     Page("metadata", real_data=True),
     # the real-data page's bar is the metadata chapter's arm (same folds): run after it, to reuse its cache
     Page("realdata", real_data=True, reads=("metadata",)),

@@ -40,25 +40,28 @@ def training_curves(history: list[dict], ax=None):
 
 
 def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", ax=None, reference: dict | None = None):
-    """Mean κ per arm (bars) with the fold-to-fold sd (error bars), coloured by condition; optional reference
-    markers ``{head: value}`` (e.g. the report's measured κ)."""
-    ax = ax or plt.subplots(figsize=(8, 3.8))[1]
+    """Mean κ per arm as horizontal bars (one row per arm, labels readable at any count) with the fold-to-fold
+    sd (error bars), coloured by condition; optional reference markers ``{head: value}`` (e.g. the report's
+    measured κ). Without ``ax``, the figure is 7 in wide and 0.28 in per arm high."""
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 0.28 * len(summary) + 1.3))[1]
     colours = {"report": "tab:red", "corrected": "tab:green", "": "tab:grey"}
-    x = np.arange(len(summary))
-    ax.bar(x, summary[metric], yerr=summary[f"{metric}_fold_sd"], capsize=3,
-           color=[colours.get(c, "tab:grey") for c in summary["condition"]], alpha=0.8)
+    y = np.arange(len(summary))
+    ax.barh(y, summary[metric], xerr=summary[f"{metric}_fold_sd"], capsize=2,
+            color=[colours.get(c, "tab:grey") for c in summary["condition"]], alpha=0.8)
     if reference:
         for i, head in enumerate(summary["head"]):
             if head in reference:
-                ax.plot(i, reference[head], marker="D", color="black", ms=5, zorder=3)
+                ax.plot(reference[head], i, marker="D", color="black", ms=5, zorder=3)
         ax.plot([], [], "D", color="black", ms=5, label="report's measured κ")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, summary["arm"], rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, summary["arm"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric.replace("_", " "))
     for cond, c in colours.items():
         if cond and cond in set(summary["condition"]):
-            ax.bar([], [], color=c, label=f"{cond} conditions")
-    ax.legend(frameon=False, fontsize=8)
+            ax.barh([], [], color=c, label=f"{cond} conditions")
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return ax
 
 

@@ -163,7 +163,7 @@ def plot_split_distribution(dist: pd.DataFrame, marks: tuple | None = None):
     marks = marks or recorded_marks()
     designs = sorted(dist["n_folds"].unique())
     means = split_means(dist)
-    fig, axes = plt.subplots(1, len(designs), figsize=(6 * len(designs), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(designs), figsize=(4.5 * len(designs), 3.4), squeeze=False)
     bins = np.linspace(min(-0.2, dist["kappa_quadratic"].min()), max(0.7, dist["kappa_quadratic"].max()), 40)
     for ax, k in zip(axes[0], designs):
         ax.hist(dist[dist["n_folds"] == k]["kappa_quadratic"], bins=bins, alpha=0.5, label="single folds", density=True)

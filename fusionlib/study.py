@@ -141,8 +141,8 @@ def _page_task(p: Page, scale: str, data, before: list[str]) -> Task:
 
 def plan(scale: str, data=None) -> list[Task]:
     """Every task of the book at ``scale``: the early pages (cohort, replay), the experiments, the arm pages, the
-    other pages of :data:`fusionlib.pages.PAGES` (and any page an experiment names without a record there), the
-    appendix last (it reads every task's time and memory).
+    other pages of :data:`fusionlib.pages.PAGES` (analysis pages, summary, metadata and real-data chapters; and any
+    page an experiment names without a record there), the appendix last (it reads every task's time and memory).
 
     ``data``: where the public DFU files are (:func:`fusionlib.datasets.status`), passed to the real-data pages;
     ``None`` looks without downloading (:func:`run_study` resolves it, downloading when needed)."""
@@ -164,6 +164,9 @@ def plan(scale: str, data=None) -> list[Task]:
 INTRA_OP_THREADS = 2
 #: The study's own module: it renders every page (title, footer) after its notebook ran.
 STUDY_MODULE = Path(__file__).stem
+#: Modules that show results or record where they came from but never compute them: left out of an experiment's
+#: hash even where its notebook reaches them, so a change to them re-runs the pages, not the (costly) experiments.
+PRESENTATION = ("console", "present", "provenance")
 
 
 def code_hash(modules, lock: Path | None = None) -> str:
@@ -179,9 +182,10 @@ def code_hash(modules, lock: Path | None = None) -> str:
 def task_modules(task: Task, notebooks: Path = NOTEBOOKS) -> frozenset[str]:
     """The fusionlib modules a task's numbers and page depend on: those its notebook reaches
     (:func:`fusionlib.dependencies.notebook_modules`); for every task but an experiment also those of the study,
-    which renders the page. An experiment's costly arms thus re-run only for a change to a module they reach."""
+    which renders the page. An experiment's costly arms thus re-run only for a change to a module they reach
+    (:data:`PRESENTATION` left out)."""
     mods = notebook_modules(Path(notebooks) / task.template)
-    return mods if task.kind == "experiment" else mods | closure([STUDY_MODULE])
+    return mods - set(PRESENTATION) if task.kind == "experiment" else mods | closure([STUDY_MODULE])
 
 
 def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS, generated: Path | None = None) -> str:
@@ -198,9 +202,30 @@ def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS, 
     return h.hexdigest(16)
 
 
+#: Tags by which a template decides how a code cell shows on its page itself (myst-nb's cell tags).
+SHOW_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output", "show-input"}
+
+
+def reader_tags(cell) -> list[str]:
+    """The tags of an executed code cell as a reader's page shows it: a cell that printed or drew nothing
+    (imports, parameters, the work behind a later table, values glued for the text; stderr, which the book does
+    not show, does not count) is removed from the page, a cell with output shows
+    the output with its source folded one click away (``hide-input``). A template cell that carries one of
+    :data:`SHOW_TAGS` keeps its own choice (``show-input`` shows the source). The executed notebook, source and
+    all, stays downloadable, and the page's footer names its template and parameters."""
+    tags = list(cell.metadata.get("tags", []))
+    if cell.cell_type != "code" or SHOW_TAGS & set(tags):
+        return tags
+    # what the page shows: not glue(..., display=False) values, not stderr (the book's nb_output_stderr: remove)
+    visible = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})
+               and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return [*tags, "hide-input" if visible else "remove-cell"]
+
+
 def _retitle(notebook: Path, title: str, footer: str = "") -> None:
-    """Replace the first heading of an executed notebook (the page title) by ``title``, fold away the
-    input of the parameter cells (the defaults and papermill's injected values stay one click away), and end
+    """Make an executed notebook a page for readers: replace its first heading (the page title) by ``title``,
+    drop the study's progress lines from the cells' stderr (:func:`fusionlib.console.strip_progress`: they went
+    to the console, and a rebuild under nbval has none), fold or remove code (:func:`reader_tags`), and end
     the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
     import nbformat
 
@@ -210,9 +235,9 @@ def _retitle(notebook: Path, title: str, footer: str = "") -> None:
         lines = first.source.splitlines()
         first.source = "\n".join([f"# {title}", *lines[1:]])
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
-            cell.metadata["tags"] = [*tags, "hide-input"]
+        if cell.cell_type == "code":
+            cell.outputs = console.strip_progress(cell.outputs)
+            cell.metadata["tags"] = reader_tags(cell)
     if footer:
         nb.cells = [c for c in nb.cells if "provenance" not in c.metadata.get("tags", [])]
         cell = nbformat.v4.new_markdown_cell(footer)

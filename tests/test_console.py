@@ -68,6 +68,21 @@ def test_a_failing_task_prints_its_notebook_and_error_and_the_console_has_no_ker
     # what the filter dropped is kept in the log (TensorFlow's start-up lines, the kernels' transport warning)
     assert "absl::InitializeLog" in log or "Kernel is running over TCP" in log
     assert all(console.is_noise(line) for line in log.splitlines())
+    # the executed page keeps the cell's own stderr but not the progress lines (they went to the console)
+    page = nbformat.read(tmp_path / "root" / "book" / "generated" / "arms" / "good.ipynb", as_version=4)
+    stderr = "".join(o.get("text", "") for c in page.cells if c.cell_type == "code" for o in c.outputs
+                     if o.get("name") == "stderr")
+    assert "ordinary stderr output stays in the notebook" in stderr
+    assert console.MARK not in stderr
+
+
+def test_strip_progress_drops_marked_lines_and_empty_streams_only():
+    outputs = [nbformat.v4.new_output("stream", name="stderr", text=console.MARK + "fold 1/3 done\n"),
+               nbformat.v4.new_output("stream", name="stderr", text="a warning\n" + console.MARK + "x\nmore\n"),
+               nbformat.v4.new_output("stream", name="stdout", text=console.MARK + "printed on stdout\n")]
+    kept = console.strip_progress(outputs)
+    assert [o["text"] for o in kept] == ["a warning\nmore\n", console.MARK + "printed on stdout\n"]
+    assert outputs[1]["text"].count(console.MARK) == 1  # the input is not modified
 
 
 def test_the_noise_filter_drops_known_noise_and_keeps_the_rest():

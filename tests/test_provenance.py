@@ -137,6 +137,34 @@ def test_retitle_replaces_an_earlier_footer(tmp_path):
     assert cells[0].source == "# New" and cells[-1].source == "*two*" and len(cells) == 3
 
 
+def test_retitle_folds_code_for_readers_and_keeps_a_templates_own_choice(tmp_path):
+    from fusionlib import console
+
+    def code(source, outputs=(), tags=()):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = list(outputs)
+        cell.metadata["tags"] = list(tags)
+        return cell
+
+    printed = nbformat.v4.new_output("stream", name="stdout", text="a result\n")
+    glued = nbformat.v4.new_output("display_data", data={"text/plain": "0.25"}, metadata={"scrapbook": {"name": "k"}})
+    progress = nbformat.v4.new_output("stream", name="stderr", text=console.MARK + "fold 1/3 done\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# old"), code("scale = 'smoke'", tags=["parameters"]),
+                code("import pandas"), code("print('a result')", [printed]), code("glue('k', 0.25)", [glued]),
+                code("shown", [printed], tags=["show-input"]), code("run()", [progress]),
+                code("import tensorflow", [nbformat.v4.new_output("stream", name="stderr", text="I0000 oneDNN\n")])]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    study._retitle(path, "New")
+    study._retitle(path, "New")  # twice: the same page
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.metadata["tags"] for c in cells[1:]] == [
+        ["parameters", "remove-cell"], ["remove-cell"], ["hide-input"], ["remove-cell"], ["show-input"],
+        ["remove-cell"], ["remove-cell"]]  # progress lines are dropped; stderr is not shown (nb_output_stderr)
+    assert cells[3].outputs[0]["text"] == "a result\n" and cells[6].outputs == []
+
+
 def test_the_results_table_shows_each_result_folders_commit_and_machine(tmp_path):
     res = tmp_path / "results"
     env = {"commit": "d" * 40, "tree": "clean", "device": "CPU", "cpu_model": "AMD EPYC", "lock": "lock-cpu.txt x",

@@ -190,6 +190,11 @@ def test_a_change_reruns_exactly_the_tasks_whose_notebook_reaches_the_module(tmp
     exp = next(t for t in study.plan("smoke") if t.kind == "experiment")
     assert {"runner", "bundle", "heads", "rf", "settings"} <= study.task_modules(exp)
     assert not {"plots", "analysis", "findings", "study", "publish", "pin"} & study.task_modules(exp)
+    # presentation and provenance modules it does reach are left out of its hash (a change re-runs pages only)
+    from fusionlib.dependencies import notebook_modules
+
+    assert "present" in study.PRESENTATION and {"console", "provenance"} <= notebook_modules(study.NOTEBOOKS / exp.template)
+    assert not set(study.PRESENTATION) & study.task_modules(exp)
 
 
 def test_kernels_get_a_fixed_intra_op_thread_count_and_another_count_reruns_the_study(tmp_path, monkeypatch):
