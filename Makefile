@@ -83,11 +83,13 @@ cff:
 	$(CFF_VENV)/bin/cffconvert --validate -i CITATION.cff
 
 # Unit tests (CITATION.cff validated first; the replay's also in its pinned environment); a smoke-scale study
-# and book build (-W) in $(SMOKE); nbval over the notebooks it executed.
+# and book build (-W) in $(SMOKE); its numbers against the pinned ones (tests/expected/smoke.json); nbval over
+# the notebooks it executed.
 test: $(STAMP) $(REPLAY_STAMP) cff
 	$(PY) -m pytest -q tests
 	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
+	$(PY) -m fusionlib.pin --scale smoke --root $(SMOKE)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:

@@ -97,3 +97,50 @@ def test_a_metrics_file_without_its_columns_is_named(book):
     pd.DataFrame({"value": [1.0]}).to_csv(bad / "metrics.csv", index=False)
     with pytest.raises(ValueError, match="exp-bad/arm/metrics.csv: missing column"):
         pin.collect(book / "book" / "generated")
+
+
+def _real_data_chapters(gen):
+    """The replay's and the metadata chapter's key tables, and one arm of the real-data page."""
+    (gen / "results" / "replay").mkdir(parents=True)
+    pd.DataFrame({"fold": [1, 2, 3], "κ replay": [0.0136, 0.067, 0.1884], "unweighted κ replay": [-0.02, 0.08, 0.1],
+                  "other": ["a", "b", "c"]}).to_csv(gen / "results" / "replay" / "three_fold.csv", index=False)
+    (gen / "results" / "metadata").mkdir()
+    pd.DataFrame({"arm": ["best", "report's"], "κ quad": [0.407, 0.263], "κ unw": [0.274, 0.173]}).to_csv(
+        gen / "results" / "metadata" / "headline.csv", index=False)
+    (gen / "results" / "realdata" / "baseline").mkdir(parents=True)
+    _metrics("baseline", [0.1]).to_csv(gen / "results" / "realdata" / "baseline" / "metrics.csv", index=False)
+
+
+def test_the_real_data_chapters_key_tables_are_pinned(book):
+    gen = book / "book" / "generated"
+    _real_data_chapters(gen)
+    got = pin.collect(gen)
+    assert got["replay/three_fold"] == {"κ replay | 1": 0.0136, "κ replay | 2": 0.067, "κ replay | 3": 0.1884,
+                                        "unweighted κ replay | 1": -0.02, "unweighted κ replay | 2": 0.08,
+                                        "unweighted κ replay | 3": 0.1}
+    assert got["metadata/headline"]["κ quad | best"] == 0.407
+    assert got["realdata/baseline"]["kappa_quadratic visit"] == 0.1
+    # a table without a pinned column is named
+    pd.DataFrame({"fold": [1]}).to_csv(gen / "results" / "replay" / "three_fold.csv", index=False)
+    with pytest.raises(ValueError, match="three_fold.csv: missing column"):
+        pin.collect(gen)
+
+
+def test_real_data_chapters_that_did_not_run_are_not_checked_but_said(book, capsys):
+    gen = book / "book" / "generated"
+    _real_data_chapters(gen)
+    expected = book / "expected.json"
+    args = ["--scale", "smoke", "--root", str(book), "--file", str(expected)]
+    assert pin.main([*args, "--update"]) == 0
+    capsys.readouterr()
+    # without the data the three chapters did not run: their 12 values are said to be unchecked, the rest passes
+    import shutil
+    for chapter in ("replay", "metadata", "realdata"):
+        shutil.rmtree(gen / "results" / chapter)
+    assert pin.main(args) == 0
+    out = capsys.readouterr().out
+    assert "12 pinned values of the real-data chapter(s) metadata, realdata, replay not checked" in out
+    assert "all 6 pinned values reproduced" in out
+    # an experiment's arm that vanished is still a difference
+    shutil.rmtree(gen / "results" / "metadata_only__ordinal__oof_grouped")
+    assert pin.main(args) == 1
