@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 import numpy as np
 import pandas as pd
 
@@ -58,10 +59,12 @@ def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", a
     ax.set_yticks(y, summary["arm"], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(metric.replace("_", " "))
+    handles, labels = ax.get_legend_handles_labels()
     for cond, c in colours.items():
-        if cond and cond in set(summary["condition"]):
-            ax.barh([], [], color=c, label=f"{cond} conditions")
-    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+        if cond and cond in set(summary["condition"]):  # a patch of the bars' colour (an empty bar has none)
+            handles.append(Patch(facecolor=c, alpha=0.8))
+            labels.append(f"{cond} conditions")
+    ax.legend(handles, labels, frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return ax
 
 
