@@ -212,6 +212,41 @@ def verdict_table(builds: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["verdict", "readings"])
 
 
+def threshold_readings(b: dict) -> dict[str, str]:
+    """The verdicts a build's pinned values decide by themselves (for builds recorded without verdicts, like
+    the reference's): the collapse (κ below :data:`fusionlib.analysis.COLLAPSE_BELOW`) and each fix inside the
+    report's expected range, per condition — named as :mod:`fusionlib.verdicts` names them."""
+    from fusionlib.analysis import COLLAPSE_BELOW, arm_label
+    from fusionlib.report import EXPECTED
+    from fusionlib.results import safe_name
+
+    def k(head, cond):
+        return b["values"].get(f"exp-report/{safe_name(arm_label(head, cond))}", {}).get("kappa_quadratic visit")
+
+    out = {}
+    if k("baseline", "report") is not None:
+        out["findings: the reported collapse reproduced"] = "yes" if k("baseline", "report") < COLLAPSE_BELOW else "no"
+    for head, rec in EXPECTED.items():
+        lo, hi = rec.value
+        for cond in ("report", "corrected"):
+            if k(head, cond) is not None:
+                out[f"findings: {head} inside the report's expected range, {cond} conditions"] = (
+                    "yes" if lo <= k(head, cond) <= hi else "no")
+    return out
+
+
+def threshold_table(builds: list[dict]) -> pd.DataFrame:
+    """:func:`threshold_readings` of every build that has the report experiment: one row per verdict, one
+    column per build, and whether all builds agree."""
+    cols = {b["name"]: threshold_readings(b) for b in builds}
+    cols = {n: r for n, r in cols.items() if r}
+    t = pd.DataFrame(cols)
+    if t.empty:
+        return t
+    t.insert(0, "agree", t.nunique(axis=1) == 1)
+    return t.rename_axis("verdict").reset_index()
+
+
 def leave_one_machine_out(long: pd.DataFrame) -> pd.DataFrame:
     """For each machine: the tolerances that the other machines' builds give (only groups with at least two of
     their builds), and how many of this machine's values lie farther than them from the other builds' range —
@@ -261,6 +296,8 @@ def report(scale: str) -> tuple[str, pd.DataFrame]:
              "### Per experiment and arm kind (tolerance group)", markdown(groups),
              "### Numeric settings against the same machine's default", markdown(setting_table(builds)),
              "### Verdicts that read differently in some build", markdown(verdict_table(builds)),
+             "### Verdicts decided by the pinned values alone, in every build with the report experiment",
+             markdown(threshold_table(builds)),
              "### Leave one machine out", markdown(leave_one_machine_out(long))]
     return "\n\n".join(parts), groups
 

@@ -308,7 +308,7 @@ def promise_markdown(p: dict) -> str:
     exact = int((p["groups"]["tolerance"] == 0).sum()) if len(p["groups"]) else 0
     n_undecided = p["n_verdicts"] - p["n_decided"]
     return (f"Of the {p['n_values']} numbers pinned in this book, **{p['n_exact']} are checked exactly** (the "
-            f"{exact} groups with tolerance 0 below: identical in every build measured), and "
+            f"{exact} group{'s' if exact != 1 else ''} with tolerance 0 below: identical in every build measured), and "
             f"**{p['n_values'] - p['n_exact']} within the tolerance of their group**, the largest difference measured "
             f"between {len(p['builds'])} builds on different processors and numeric settings. "
             f"Of the {p['n_verdicts']} verdicts pinned, **{p['n_decided']} are decided by numbers farther from their "
