@@ -36,31 +36,34 @@ def _pair(head: str) -> list[str]:
     return [arm_label(head, cond) for cond in (REPORT, CORRECTED)]
 
 
+#: The mark of an answer that the measured cross-CPU tolerance does not decide (:func:`expectations_table`).
+UNDECIDED_MARK = " *"
+
+
 def expectations_table(report_results: dict, scale: str | None = None) -> pd.DataFrame:
     """Per head of the report (the ``in_report`` rows of the head table): the report's measured or expected κ,
-    ours under its conditions and under the corrected ones, and whether ours falls inside the report's expected
-    range (fixes only). With ``scale``, an answer whose κ lies within the measured cross-machine tolerance of a
-    bound of the range (:func:`fusionlib.pin.tolerance_of`) says so: another processor may answer otherwise."""
+    ours under its conditions (``report's``) and under the corrected ones, and, for the fixes, whether ours falls
+    inside the report's expected range under each (``in range``). With ``scale``, an answer whose κ lies within the measured cross-machine
+    tolerance of a bound of the range (:func:`fusionlib.pin.tolerance_of`; the Reproducibility appendix) is marked
+    :data:`UNDECIDED_MARK`: another processor may answer otherwise (the page says so below the table)."""
     from .pin import tolerance_of
     from .results import safe_name
+
+    def answer(k, lo, hi, label):
+        tol = tolerance_of(scale, f"exp-report/{safe_name(label)}") if scale else 0.0
+        return ("yes" if lo <= k <= hi else "no") + (UNDECIDED_MARK if min(abs(k - lo), abs(k - hi)) <= tol else "")
 
     rows = []
     for head in settings.head_names(in_report=True):
         labels = _pair(head)
         ours = [analysis.kappa(report_results[label]) for label in labels]
-        inside = ""
+        inside = ["", ""]
         if head in EXPECTED:
             lo, hi = EXPECTED[head].value
-            answers = []
-            for c, k, label in zip((REPORT, CORRECTED), ours, labels):
-                tol = tolerance_of(scale, f"exp-report/{safe_name(label)}") if scale else 0.0
-                edge = min(abs(k - lo), abs(k - hi)) <= tol
-                answers.append(f"{c}: {'yes' if lo <= k <= hi else 'no'}"
-                               + (f" (within the cross-CPU tolerance {tol:.3f} of the range: undecided across "
-                                  "machines)" if edge else ""))
-            inside = ", ".join(answers)
-        rows.append({"head": head, "report": reference_text(head), "ours, report's conditions": round(ours[0], 3),
-                     "ours, corrected": round(ours[1], 3), "inside the expected range": inside})
+            inside = [answer(k, lo, hi, label) for k, label in zip(ours, labels)]
+        rows.append({"head": head, "report": reference_text(head), "ours, report's": round(ours[0], 3),
+                     "ours, corrected": round(ours[1], 3), "in range, report's": inside[0],
+                     "in range, corrected": inside[1]})
     return pd.DataFrame(rows)
 
 
