@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: The verdicts' pages: a page's verdicts are collected only when its results exist.
-PAGES = ("summary", "findings", "metadata")
+#: The real-data chapters whose results decide verdicts, and the prefixes of those verdicts' names (a chapter
+#: that did not run, for want of the data, leaves them out; :func:`fusionlib.pin.check_verdicts` skips them).
+REAL_DATA_SOURCES = {"replay": ("summary:", "provenance:"), "metadata": ("metadata:",)}
 
 
 def _v(value, margin=None, groups=()) -> dict:
