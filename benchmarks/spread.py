@@ -56,8 +56,6 @@ TOLERANCES = PROJECT / "fusionlib" / "tolerances.py"
 
 def machine() -> dict:
     """This machine's CPU model and the instruction sets the numeric libraries choose kernels by."""
-    import os
-
     from fusionlib.provenance import cpu_info
 
     return {**cpu_info(), "cpu_count": str(os.cpu_count())}

@@ -299,8 +299,7 @@ def promise(generated: str | Path, scale: str) -> dict:
                         "tolerance": verdict_tolerance(scale, v), "decided": decided(scale, v)}
                        for name, v in verdicts.items()], columns=["verdict", "reads", "margin", "tolerance", "decided"])
     exact = int(groups.loc[groups["tolerance"] == 0, "values"].sum()) if len(groups) else 0
-    return {"groups": groups, "verdicts": vt, "builds": tolerances.BUILDS.get(scale, []) if hasattr(
-        tolerances, "BUILDS") else [], "n_values": int(groups["values"].sum()) if len(groups) else 0,
+    return {"groups": groups, "verdicts": vt, "builds": tolerances.BUILDS.get(scale, []), "n_values": int(groups["values"].sum()) if len(groups) else 0,
             "n_exact": exact, "n_verdicts": len(vt), "n_decided": int(vt["decided"].sum())}
 
 
