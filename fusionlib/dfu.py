@@ -26,9 +26,15 @@ Policies (every reader validates at the boundary and raises :class:`DFUDataError
   (119 boxes), so :func:`load_cohort` passes ``"skip"``;
 * a malformed image filename, a filename that disagrees with its row's columns, an empty box
   (``Xmax <= Xmin`` or ``Ymax <= Ymin``), a box outside the image, an unreadable or truncated PNG raise;
-* every clinical column's expected kind comes from :mod:`fusionlib.schema`: text in a numeric column or a value
-  outside a coded column's coding raises naming the line, column and value; a record with fewer fields than the
-  header raises (the last one: "the file seems cut off");
+* every clinical column's expected kind and domain come from :mod:`fusionlib.schema`: text in a numeric column, a
+  value outside a coded column's coding or a number outside its column's domain (finite, a plausible range with
+  its unit, whole where it counts; ``ranges=`` widens a column by name) raises naming the line, column, value and
+  what is allowed. Coded cells and the label match ignoring letter case and surrounding spaces;
+* the file's layout is checked before the CSV parser guesses: text not in the given ``encoding`` (UTF-8 by
+  default) names the line and the encoding it reads as (``encoding="cp1252"`` reads a Windows export); fields
+  separated by semicolons, tabs or bars are named as such; a repeated column name, an empty file or a header
+  without rows raise; a record with fewer fields than the header raises (the last one: "the file seems cut
+  off");
 * **missing images** are all listed, in one pass before any pixel is read (count, first names, box CSV lines, and
   a hint when they are in a sub-folder or spelled with another letter case): ``on_missing="error"`` (default)
   raises, ``"skip"`` drops their boxes, warns and reports them. Files in the image folder that the box CSV does
@@ -36,7 +42,9 @@ Policies (every reader validates at the boundary and raises :class:`DFUDataError
 * an image whose size is not the frame the boxes were drawn on (1080 wide x 1440 tall) raises naming the file,
   its size and the frame (rotated or rescaled images give wrong crops); an image deeper than 8 bits (a 16-bit
   radiometric PNG, ``I;16``) raises, saying how to convert it, unless ``window16=(low, high)`` maps its raw
-  values onto 0..255 with one window for every image (noted in a warning);
+  values onto 0..255 with one window for every image (noted in a warning); an image in another format or colour
+  mode than the layout's (:data:`IMAGE_FORMAT`: 8-bit RGB PNG; a palette or fully opaque RGBA PNG reads as the
+  RGB it shows) raises naming it — a JPEG under a ``.png`` name, grayscale, 16-bit RGB, transparent pixels;
 * **visits without images are kept** in ``visits`` (the metadata arm can use them) and counted. Note that
   :func:`fusionlib.runner.run_arm` trains and scores every head on image rows, so such visits are not scored;
   its folds are stratified over the visits with images (:func:`fusionlib.splits.patient_folds`, ``scored``).
@@ -55,10 +63,11 @@ of the real photographs. It is labelled ``params["kind"] == "semi_real"``.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +79,7 @@ from .cohort import CLASSES, DEFAULTS, LABEL, TEMPERATURE_COLUMNS, VISIT_KEY, Co
 from .cohort import make_synthetic_cohort, render_crops
 from .datasets import BOXES_CSV, CLINICAL_CSV, DFUDataError  # noqa: F401  (the files and their errors: datasets)
 from .hashing import file_sha256
-from .schema import check_clinical_types, show
+from .schema import LABEL_CODING, check_clinical_types, code_key, domains_with, show
 from .settings import CONDITIONS
 
 #: The environment variable naming the folder of the (non-public) thermal PNGs.
@@ -96,6 +105,43 @@ HIGH_DEPTH_MODES = {"I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;1
                     "I": "32-bit integer", "F": "32-bit float"}
 
 
+@dataclass(frozen=True)
+class ImageFormat:
+    """What every thermal image of the layout must be: a ``format`` file (Pillow's name) whose Pillow mode is one
+    of ``modes`` (read as it is), or of ``same_as_rgb`` where it decodes to exactly the RGB it shows (a palette
+    without a transparent colour; RGBA with every pixel opaque), or — only with ``window16`` — a
+    single-channel mode of :data:`HIGH_DEPTH_MODES` (the 16-bit radiometric path). Anything else is named, never
+    decoded into other pixels (a grayscale or 16-bit RGB image, a JPEG saved under a ``.png`` name)."""
+
+    format: str = "PNG"
+    modes: tuple = ("RGB",)
+    same_as_rgb: tuple = ("P", "RGBA")
+    description: str = ("8-bit RGB PNGs (the viridis false colour of the original), or 16-bit single-channel "
+                        "radiometric PNGs read with window16")
+
+    def fault(self, im: Image.Image) -> str | None:
+        """What is wrong with the opened image ``im`` (its header only), in words; ``None`` if nothing."""
+        if im.format != self.format:
+            return f"a {im.format or 'non-image'} file, not {self.format}"
+        if im.mode in HIGH_DEPTH_MODES:
+            return None                          # the window16 path decides (see read_png)
+        if im.tile and "16" in str(im.tile[0].args):
+            return f"16-bit {im.mode} (Pillow would keep the top 8 bits of each channel)"
+        if im.mode == "P" and "transparency" in im.info:
+            return "a palette image with a transparent colour"
+        if im.mode not in self.modes + self.same_as_rgb:
+            return f"{MODE_WORDS.get(im.mode, 'of another colour mode')} (Pillow mode {im.mode})"
+        return None
+
+
+#: Words for Pillow's colour modes in messages.
+MODE_WORDS = {"1": "1-bit black and white", "L": "8-bit grayscale", "LA": "grayscale with alpha", "La": "grayscale "
+              "with alpha", "PA": "a palette image with alpha", "CMYK": "CMYK", "YCbCr": "YCbCr", "LAB": "L*a*b*",
+              "HSV": "HSV", "RGBa": "RGB with premultiplied alpha", "RGBX": "RGB with padding"}
+#: The layout's image format.
+IMAGE_FORMAT = ImageFormat()
+
+
 def _line(row: int) -> int:
     """1-based CSV line of 0-based data row ``row`` (the header is line 1)."""
     return int(row) + 2
@@ -112,48 +158,135 @@ def _check_choice(name: str, value: str, choices: tuple) -> None:
         raise ValueError(f"{name}={value!r}: use one of {choices}")
 
 
-def _read_csv(path: str | Path) -> pd.DataFrame:
-    """The CSV at ``path`` as strings-or-numbers, header stripped, a UTF-8 BOM tolerated."""
+def _read_csv(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The CSV at ``path`` as strings-or-numbers, header stripped, a UTF-8 BOM tolerated.
+
+    The file's layout is checked first (:func:`_check_layout`): its encoding, delimiter, header and records."""
     path = Path(path)
     if not path.is_file():
         raise DFUDataError(f"{path}: file not found")
-    _check_records(path)
+    _check_layout(path, _decode_text(path, encoding))
     try:
-        df = pd.read_csv(path, encoding="utf-8-sig")
+        df = pd.read_csv(path, encoding=_codec(encoding))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DFUDataError(f"{path}: not a readable CSV ({e})") from e
     df.columns = [str(c).strip() for c in df.columns]
     return df
 
 
-def _check_records(path: Path) -> None:
+#: The field separators a CSV saved by a spreadsheet may use, by name.
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+#: The encodings a clinical export may come in when it is not UTF-8, tried (in order) to name the file's one.
+OTHER_ENCODINGS = {"cp1252": "Windows-1252 (what Excel uses on Windows)", "latin-1": "Latin-1 (ISO-8859-1)"}
+_UTF16_BOMS = {b"\xff\xfe": "UTF-16 little-endian", b"\xfe\xff": "UTF-16 big-endian"}
+
+
+def _codec(encoding: str) -> str:
+    """The codec that reads ``encoding``: UTF-8 tolerates a BOM."""
+    return "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
+
+
+def _decode_text(path: Path, encoding: str) -> str:
+    """The file's text in ``encoding``; raises naming the line and bytes that are not, and the encoding they read
+    as (a Windows export, UTF-16), with how to read or convert it."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise DFUDataError(f"{path}: the file is empty ({len(data)} bytes): expected a header line and one line "
+                           "per record")
+    try:
+        return data.decode(_codec(encoding))
+    except LookupError:
+        raise ValueError(f"encoding={encoding!r}: not an encoding Python knows (e.g. 'utf-8', 'cp1252')") from None
+    except UnicodeDecodeError as e:
+        bad = data[e.start:e.end]
+        line = data.count(b"\n", 0, e.start) + 1
+        bom = next((name for b, name in _UTF16_BOMS.items() if data.startswith(b)), None)
+        if bom:
+            found, how = f"it starts with a {bom} byte-order mark", "encoding='utf-16'"
+        else:
+            start = data.rfind(b"\n", 0, e.start) + 1
+            found, how = f"byte(s) {bad.hex(' ')} at character {e.start - start + 1} are not {encoding}", None
+            for other, name in OTHER_ENCODINGS.items():      # single-byte encodings: one byte, one character
+                try:
+                    text = data.decode(other)
+                except UnicodeDecodeError:
+                    continue
+                k = e.start
+                found += (f"; the file reads as {name}, where it says {text[k]!r} in "
+                          f"{text[max(k - 30, start):k + 10].splitlines()[0]!r}")
+                how = f"encoding={other!r}"
+                break
+        raise DFUDataError(f"{path}, line {line}: not {encoding} text ({found}): re-save it as 'CSV UTF-8'"
+                           + (f", or pass {how} to the reader" if how else "")) from None
+
+
+def _check_layout(path: Path, text: str) -> None:
+    """Raise naming what is wrong with the file's layout before the CSV parser guesses: a header with no records,
+    fields separated by something other than commas, two columns of one name, a record with fewer fields than
+    the header (the last one: the file seems cut off)."""
+    records = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    if len(records) < 2:
+        raise DFUDataError(f"{path}: a header and no data rows; expected one line per record below the header")
+    _check_delimiter(path, text, records)
+    header = [c.strip() for c in records[0]]
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(header, start=1):
+        seen.setdefault(name, []).append(i)
+    twice = {n: f for n, f in seen.items() if len(f) > 1}
+    if twice:
+        name, fields = next(iter(twice.items()))
+        raise DFUDataError(f"{path}, line 1: column {name!r} appears {len(fields)} times (fields "
+                           f"{', '.join(map(str, fields))}); one of them would be read under another name and a "
+                           "column the pipeline needs could silently be the wrong one: rename or remove the copies"
+                           + (f" (also {len(twice) - 1} more repeated name(s): {_few(list(twice)[1:], 3)})"
+                              if len(twice) > 1 else ""))
+    _check_records(path, text, len(records[0]))
+
+
+def _check_delimiter(path: Path, text: str, records: list[list[str]], sample: int = 50) -> None:
+    """Raise when the first ``sample`` records split into one consistent number of fields at another delimiter
+    than the comma but not at the comma (a CSV saved with semicolons or tabs)."""
+    if all(len(r) == len(records[0]) for r in records[1:sample]) and len(records[0]) > 1:
+        return
+    head = text.splitlines()[:sample + 1]
+    for sep, words in DELIMITERS.items():
+        if sep == ",":
+            continue
+        split = [r for r in csv.reader(io.StringIO("\n".join(head), newline=""), delimiter=sep) if r]
+        if len(split[0]) > 1 and all(len(r) == len(split[0]) for r in split[1:]):
+            raise DFUDataError(f"{path}: the fields are separated by {words}, not commas ({len(split[0])} fields on "
+                               f"each of the first {len(split)} lines when split at {sep!r}, {len(records[0])} in the "
+                               "header when split at commas): re-save it as a comma-separated CSV ('CSV UTF-8 "
+                               "(Comma delimited)' in Excel)")
+
+
+def _check_records(path: Path, text: str, n_header: int) -> None:
     """Raise naming the line of a record with fewer fields than the header (which the CSV parser would fill
     with empty cells): the last record cut short means the file seems cut off."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader, None)
+    short, last = [], 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            short, last = [], 0
-            for record in reader:
-                if not record:
-                    continue                     # a blank line, skipped by the parser too
-                last = reader.line_num
-                if len(record) < len(header):
-                    short.append((reader.line_num, len(record)))
-    except (csv.Error, UnicodeDecodeError, OSError):
+        for record in reader:
+            if not record:
+                continue                         # a blank line, skipped by the parser too
+            last = reader.line_num
+            if len(record) < n_header:
+                short.append((reader.line_num, len(record)))
+    except csv.Error:
         return                                   # the CSV parser reports these
     if not short:
         return
     line, n = short[-1]
     if line == last:
         ends = _ends_with_newline(path)
-        raise DFUDataError(f"{path}, line {line}: the last record has {n} of the header's {len(header)} fields"
+        raise DFUDataError(f"{path}, line {line}: the last record has {n} of the header's {n_header} fields"
                            f"{'' if ends else ' and no line break'}: the file seems cut off (truncated while "
                            "copying or downloading?); get a complete copy"
                            + (f" (also {len(short) - 1} short record(s) before it, e.g. line {short[0][0]})"
                               if len(short) > 1 else ""))
     line, n = short[0]
-    raise DFUDataError(f"{path}, line {line}: the record has {n} of the header's {len(header)} fields"
+    raise DFUDataError(f"{path}, line {line}: the record has {n} of the header's {n_header} fields"
                        + (f" ({len(short) - 1} more such lines)" if len(short) > 1 else ""))
 
 
@@ -184,32 +317,34 @@ def _integer_column(df: pd.DataFrame, col: str, path: str | Path) -> pd.Series:
     return num.astype(np.int64)
 
 
-def _read_clinical(path: str | Path, on_duplicate: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def _read_clinical(path: str | Path, on_duplicate: str, ranges: dict | None = None,
+                   encoding: str = "utf-8") -> tuple[pd.DataFrame, np.ndarray, dict]:
     """:func:`read_clinical`'s work; also returns the CSV line of each kept row, shape ``(n_visits,)``."""
     _check_choice("on_duplicate", on_duplicate, ON_DUPLICATE)
-    df = _read_csv(path)
+    domains_with(ranges)                         # a bad switch is refused before the file is read
+    df = _read_csv(path, encoding)
     _require(df, REQUIRED_CLINICAL, path)
     n_read = len(df)
     for col in VISIT_KEY:
         df[col] = _integer_column(df, col, path)
     lines = np.arange(n_read) + 2
-    schema_report = check_clinical_types(df, lines, path)
+    schema_report = check_clinical_types(df, lines, path, ranges)
 
     raw = df[LABEL]
-    text = raw.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip())
-    missing = (text == "").to_numpy()
-    unknown = ~missing & ~text.isin(CLASSES).to_numpy()
+    key = raw.astype(object).map(code_key)
+    missing = key.isna().to_numpy()
+    unknown = ~missing & ~key.isin(list(LABEL_CODING)).to_numpy()
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise DFUDataError(f"{path}, line {lines[i]}: column {LABEL!r} has unknown label {show(raw.iloc[i])} "
-                           f"(expected one of {', '.join(CLASSES)})"
+                           f"(expected one of {', '.join(CLASSES)}, in any letter case)"
                            + (f"; {int(unknown.sum()) - 1} more such lines" if unknown.sum() > 1 else ""))
     dropped_label = lines[missing].tolist()
     if dropped_label:
         warnings.warn(f"{path}: dropped {len(dropped_label)} row(s) with a missing {LABEL!r} "
                       f"(lines {_few(dropped_label)})", stacklevel=3)
     df = df.loc[~missing].copy()
-    df[LABEL] = text[~missing].astype(object)
+    df[LABEL] = key[~missing].map(LABEL_CODING).astype(object)
     lines = lines[~missing]
 
     dup = df.duplicated(list(VISIT_KEY), keep=False).to_numpy()
@@ -231,11 +366,12 @@ def _read_clinical(path: str | Path, on_duplicate: str) -> tuple[pd.DataFrame, n
     report = {"file": Path(path).name, "rows_read": n_read, "rows_kept": len(df),
               "dropped_missing_label": dropped_label, "duplicates": duplicates,
               "dropped_duplicate_lines": [ln for d in duplicates for ln in d["lines"] if ln != d["kept"]]
-              if on_duplicate == "first" else [], **schema_report}
+              if on_duplicate == "first" else [], "encoding": encoding, **schema_report}
     return df.reset_index(drop=True), lines, report
 
 
-def read_clinical(path: str | Path, on_duplicate: str = "error") -> pd.DataFrame:
+def read_clinical(path: str | Path, on_duplicate: str = "error", ranges: dict | None = None,
+                  encoding: str = "utf-8") -> pd.DataFrame:
     """Read the clinical CSV: one row per visit, columns as in the file, ``Healing Phase Abs`` in I / P / R.
 
     Parameters
@@ -245,6 +381,11 @@ def read_clinical(path: str | Path, on_duplicate: str = "error") -> pd.DataFrame
     on_duplicate : {"error", "first"}
         What a duplicated visit key ``(Patient#, Appt#, DFU#)`` does: raise (naming the keys and lines) or
         keep the first row of each (warned and reported).
+    ranges : dict, optional
+        ``{column: (low, high)}``: the named switch for data that legitimately goes wider than a column's
+        domain (:data:`fusionlib.schema.DOMAINS`); replaces that column's range only.
+    encoding : str
+        The file's text encoding (default UTF-8, BOM tolerated); e.g. ``"cp1252"`` for a Windows export.
 
     Returns
     -------
@@ -258,7 +399,7 @@ def read_clinical(path: str | Path, on_duplicate: str = "error") -> pd.DataFrame
     or, with ``on_duplicate="error"``, a duplicated visit. The report also lists ``columns_not_in_schema`` and
     ``schema_columns_absent``.
     """
-    df, _, report = _read_clinical(path, on_duplicate)
+    df, _, report = _read_clinical(path, on_duplicate, ranges, encoding)
     df.attrs["dfu"] = report
     return df
 
@@ -284,7 +425,8 @@ def parse_filename(name: str) -> dict:
     return out
 
 
-def read_boxes(path: str | Path, frame: tuple[int, int] | None = thermal.FULL_FRAME) -> pd.DataFrame:
+def read_boxes(path: str | Path, frame: tuple[int, int] | None = thermal.FULL_FRAME,
+               encoding: str = "utf-8") -> pd.DataFrame:
     """Read the thermal bounding-box CSV: one row per wound box.
 
     Parameters
@@ -294,6 +436,8 @@ def read_boxes(path: str | Path, frame: tuple[int, int] | None = thermal.FULL_FR
     frame : (height, width) or None
         The image size the boxes must lie inside (pixels; the original 1440 x 1080). ``None`` skips that check
         (:func:`load_image_cohort` checks every box against its actual image anyway).
+    encoding : str
+        The file's text encoding (default UTF-8, BOM tolerated).
 
     Returns
     -------
@@ -304,7 +448,7 @@ def read_boxes(path: str | Path, frame: tuple[int, int] | None = thermal.FULL_FR
     key or coordinate, a malformed filename, a filename disagreeing with its row's patient, appointment,
     ``DebriStat``, ``Camera`` or ``Angle``, an empty box or a box outside ``frame``.
     """
-    df = _read_csv(path)
+    df = _read_csv(path, encoding)
     _require(df, REQUIRED_BOXES, path)
     for col in (*VISIT_KEY, *BOX_COORDS):
         df[col] = _integer_column(df, col, path)
@@ -375,15 +519,17 @@ def join_boxes(visits: pd.DataFrame, boxes: pd.DataFrame, on_unmatched: str = "e
 def read_png(path: str | Path, window16: tuple[float, float] | None = None) -> np.ndarray:
     """An image file as RGB ``uint8`` of shape ``(height, width, 3)``.
 
-    8-bit images (RGB, RGBA, gray, palette) are converted to RGB as they are; a 16-bit-per-channel RGB PNG is
-    read as its top 8 bits per channel (Pillow's reading: one linear scaling for every image). A single-channel
-    image deeper than 8 bits (:data:`HIGH_DEPTH_MODES`; a 16-bit radiometric export opens as ``I;16``) is
+    The image must be in the layout's format (:data:`IMAGE_FORMAT`): an 8-bit RGB PNG, read as it is, or a palette
+    PNG without transparency or an RGBA PNG with every pixel opaque, read as the RGB they show. Any other format
+    or colour mode (a JPEG under a ``.png`` name, grayscale, 16-bit RGB, a transparent pixel) is refused, naming
+    it. A single-channel image deeper than 8 bits (:data:`HIGH_DEPTH_MODES`; a 16-bit radiometric export opens as ``I;16``) is
     refused, with a message saying how to convert it, unless ``window16=(low, high)`` is given: raw values
     ``low..high`` then map linearly onto 0..255 (clipped), gray in all three channels. Use one window for every
     image, so that a pixel value means the same temperature in all of them (a per-image min-max scaling would
     not, and is never done).
 
-    Raises :class:`DFUDataError` naming a missing, unreadable, truncated or (without ``window16``) deep file.
+    Raises :class:`DFUDataError` naming a missing, unreadable or truncated file, one not in the layout's format
+    or (without ``window16``) a deep one.
     """
     return _decode(path, window16)[0]
 
@@ -396,11 +542,17 @@ def _decode(path: str | Path, window16) -> tuple[np.ndarray, int | None]:
         raise DFUDataError(f"{path}: image file not found")
     try:
         with Image.open(path) as im:
+            fault = IMAGE_FORMAT.fault(im)
             im.load()
             mode = im.mode
+            if fault is None and mode == "RGBA":
+                seen = int((np.asarray(im.getchannel("A")) < 255).sum())
+                fault = f"RGB with alpha, {seen} pixel(s) not opaque" if seen else None
             pixels = np.asarray(im) if mode in HIGH_DEPTH_MODES else np.asarray(im.convert("RGB"), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DFUDataError(f"{path}: unreadable or truncated image ({type(e).__name__}: {e})") from e
+    if fault:
+        raise DFUDataError(f"{path}: the image is {fault}; {_FORMAT_ADVICE}")
     if mode not in HIGH_DEPTH_MODES:
         return pixels, None
     if window16 is None:
@@ -409,6 +561,11 @@ def _decode(path: str | Path, window16) -> tuple[np.ndarray, int | None]:
     raw = pixels.astype(np.float64)
     gray = np.clip(np.rint((raw - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
     return np.repeat(gray[..., None], 3, axis=2), int(((raw < low) | (raw > high)).sum())
+
+
+_FORMAT_ADVICE = (f"the layout's images are {IMAGE_FORMAT.description}; decoding another format or colour mode "
+                  "would give the CNN other pixels than it is built for: convert the images to 8-bit RGB PNG with "
+                  "one fixed colour mapping for every image")
 
 
 def _high_depth_message(path: Path, mode: str, pixels: np.ndarray) -> str:
@@ -480,19 +637,22 @@ def _survey_images(boxes: pd.DataFrame, image_dir: Path, boxes_csv, frame: tuple
         warnings.warn(f"{msg}; dropped their {int(drop.sum())} box(es)", stacklevel=3)
         boxes = boxes.loc[~drop].reset_index(drop=True)
         names = [n for n in names if n not in set(missing)]
-    wrong, deep, rgb16 = [], [], []
+    wrong, deep, faults = [], [], []
     for name in names:
         try:
             with Image.open(image_dir / name) as im:
-                size, mode, tile = im.size, im.mode, list(im.tile)
+                size, mode, fault = im.size, im.mode, IMAGE_FORMAT.fault(im)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             continue                                   # read_png names it when the pixels are read
+        if fault:
+            faults.append(f"{name} (line {first_line[name]}) is {fault}")
         if frame is not None and (size[1], size[0]) != tuple(frame):
             wrong.append(f"{name} is {size[0]} wide x {size[1]} tall{_size_guess(size, frame)}")
         if mode in HIGH_DEPTH_MODES:
             deep.append(name)
-        elif tile and "16" in str(tile[0].args):
-            rgb16.append(name)
+    if faults:
+        raise DFUDataError(f"{image_dir}: {len(faults)} of the {len(names)} image(s) are not in the layout's format: "
+                           f"{_few(faults, 3)}; {_FORMAT_ADVICE}")
     if wrong:
         fh, fw = frame
         raise DFUDataError(f"{image_dir}: {len(wrong)} of the {len(names)} image(s) are not the {fw} wide x {fh} "
@@ -505,11 +665,7 @@ def _survey_images(boxes: pd.DataFrame, image_dir: Path, boxes_csv, frame: tuple
         raise DFUDataError(f"{image_dir}: {len(deep)} of the {len(names)} image(s) are deeper than 8 bits "
                            f"({_few(deep, 3)}). {first}")
     report.update({"images_high_depth": len(deep), "high_depth_names": deep[:50],
-                   "window16": None if window16 is None else list(window16),
-                   "images_16bit_rgb": len(rgb16)})
-    if rgb16:
-        warnings.warn(f"{image_dir}: {len(rgb16)} image(s) are 16-bit RGB PNGs ({_few(rgb16, 3)}); read as their "
-                      "top 8 bits per channel (the same linear scaling for every image)", stacklevel=3)
+                   "window16": None if window16 is None else list(window16)})
     return boxes, report
 
 
@@ -541,7 +697,8 @@ def _unused_files(image_dir: Path, named: set, visits: pd.DataFrame, boxes_csv) 
 def load_image_cohort(clinical_csv: str | Path, boxes_csv: str | Path, image_dir: str | Path, image_size: int = 32,
                       on_duplicate: str = "error", on_unmatched: str = "error", margin: int = thermal.FULL_MARGIN,
                       frame: tuple[int, int] | None = thermal.FULL_FRAME, on_missing: str = "error",
-                      window16: tuple[float, float] | None = None) -> Cohort:
+                      window16: tuple[float, float] | None = None, ranges: dict | None = None,
+                      encoding: str = "utf-8") -> Cohort:
     """The real cohort: clinical visits and one image row per wound box of the thermal PNGs in ``image_dir``.
 
     Each box is cropped +- ``margin`` px (clipped to its image), resized with its aspect kept and zero padded
@@ -562,7 +719,7 @@ def load_image_cohort(clinical_csv: str | Path, boxes_csv: str | Path, image_dir
     ``pixels`` ``uint8`` ``(n_boxes, image_size, image_size, 3)``; ``params["report"]`` counts what was dropped,
     the unused files and the visits without images. ``on_duplicate`` as in :func:`read_clinical`,
     ``on_unmatched`` as in :func:`join_boxes`, ``frame`` as in :func:`read_boxes` (``None``: no frame; each box
-    is checked against its own image).
+    is checked against its own image); ``ranges`` and ``encoding`` (of both CSVs) as in :func:`read_clinical`.
 
     Raises :class:`DFUDataError` for anything the readers reject, a missing ``image_dir``, missing images
     (unless skipped), images of the wrong size or depth, an unreadable or truncated PNG or a box outside its
@@ -573,8 +730,8 @@ def load_image_cohort(clinical_csv: str | Path, boxes_csv: str | Path, image_dir
     _check_choice("on_missing", on_missing, ON_MISSING)
     if window16 is not None:
         _check_window(window16)
-    visits, _, clinical_report = _read_clinical(clinical_csv, on_duplicate)
-    boxes = read_boxes(boxes_csv, frame)
+    visits, _, clinical_report = _read_clinical(clinical_csv, on_duplicate, ranges, encoding)
+    boxes = read_boxes(boxes_csv, frame, encoding)
     named = set(boxes["Filename"])
     boxes, join_report = join_boxes(visits, boxes, on_unmatched, source=str(boxes_csv))
     image_dir = Path(image_dir)
@@ -628,7 +785,7 @@ def _temperatures(visits: pd.DataFrame, lines: np.ndarray, path: str | Path) -> 
 
 def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_size: int = 32, seed: int = 0,
                      frame_scale: float = DEFAULTS.frame_scale, missing_temperature: str = "median",
-                     on_duplicate: str = "first") -> Cohort:
+                     on_duplicate: str = "first", ranges: dict | None = None, encoding: str = "utf-8") -> Cohort:
     """The semi-synthetic cohort: the public clinical CSV's visits, with thermal crops rendered from their
     measured temperatures.
 
@@ -642,7 +799,7 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
     median of that column — computed over all visits without looking at labels, so no class information leaks
     into the image; the visit table keeps the NaN — and ``"drop"`` gives the visit no image rows (it stays in
     ``visits``). Either way the count is reported. Duplicated visits: see :func:`read_clinical`
-    (``"first"`` here, because the public file has three).
+    (``"first"`` here, because the public file has three); ``ranges`` and ``encoding`` as there.
 
     Returns a :class:`~fusionlib.cohort.Cohort` with ``name == params["kind"] == "semi_real"``,
     ``params["semi_synthetic"] is True``, ``images`` columns ``visit``, ``DebriStat``, ``Camera``, ``Angle``,
@@ -655,7 +812,7 @@ def semi_real_cohort(clinical_csv: str | Path, draws_per_visit: int = 4, image_s
         raise ValueError(f"draws_per_visit={draws_per_visit}: need at least 1")
     if image_size < 8:
         raise ValueError(f"image_size={image_size}: use at least 8 px (the study uses 32, 64 or 128)")
-    visits, lines, clinical_report = _read_clinical(clinical_csv, on_duplicate)
+    visits, lines, clinical_report = _read_clinical(clinical_csv, on_duplicate, ranges, encoding)
     temps = _temperatures(visits, lines, clinical_csv)
     gap = np.isnan(temps).any(axis=1)
     if missing_temperature == "median":

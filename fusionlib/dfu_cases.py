@@ -5,8 +5,9 @@ A :class:`Case` writes a small input in the original DFU layout into a folder it
 (:mod:`fusionlib.dfu_fixtures`: a clinical CSV, a box CSV and PNGs of a 60 wide x 80 tall frame), and returns the
 call that reads it the way a user would (:func:`fusionlib.dfu.read_clinical`,
 :func:`fusionlib.dfu.load_image_cohort`, the runner's folds, the metrics). Each case says what must happen —
-``"error"`` (an exception) or ``"warning"`` (a policy that drops, maps or counts, and says so) — and the
-fragments the message must contain: the file, line, column, value or class at fault.
+``"error"`` (an exception), ``"warning"`` (a policy that drops, maps or counts, and says so) or ``"accepted"`` (a
+rule of the schema that reads the input as meant; the fragments are then those of what the call returns) — and
+the fragments the message must contain: the file, line, column, value or class at fault.
 
 ``tests/test_dfu_cases.py`` runs every case in a test's ``tmp_path`` and checks the outcome, the fragments, that
 no message shows a numpy repr and that nothing is written; :func:`bad_input_table` runs them all again in a
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from . import dfu
 from .dfu_fixtures import (BOX_HEADER, CLINICAL_HEADER, FRAME, IMAGES, box_row, filename, visit_rows, write_csv,
@@ -32,7 +34,7 @@ from .features import labels
 from .metrics import classification_metrics
 from .splits import patient_folds, scored_visits
 
-OUTCOMES = ("error", "warning")
+OUTCOMES = ("error", "warning", "accepted")
 #: A numpy scalar's repr, which no message may show (``np.float64(nan)``, ``np.int64(3)``).
 NUMPY_REPR = re.compile(r"\bnp\.[a-z_]+\d*\(")
 
@@ -54,6 +56,10 @@ class Case:
     expect: str
     fragments: tuple[str, ...]
     policy: str = ""
+
+    def __post_init__(self):
+        if self.expect not in OUTCOMES:
+            raise ValueError(f"case {self.name!r}: expect={self.expect!r}, use one of {OUTCOMES}")
 
 
 @dataclass
@@ -93,6 +99,32 @@ def _set(row: int, column: str, value) -> Callable[[list[dict]], None]:
     def edit(rows):
         rows[row][column] = value
     return edit
+
+
+def _written_as(**how):
+    """A case input: the fixture's clinical CSV written with another ``delimiter`` or ``encoding``."""
+    def build(root: Path):
+        path = write_csv(root / CLINICAL, visit_rows(), CLINICAL_HEADER, **how)
+        return lambda: dfu.read_clinical(path)
+    return build
+
+
+def _header_only(root: Path):
+    path = write_csv(root / CLINICAL, [], CLINICAL_HEADER)
+    return lambda: dfu.read_clinical(path)
+
+
+def _empty_file(root: Path):
+    path = root / CLINICAL
+    path.write_bytes(b"")
+    return lambda: dfu.read_clinical(path)
+
+
+def _labels_read(root: Path):
+    rows = visit_rows()
+    rows[1]["Healing Phase Abs"], rows[2]["Healing Phase Abs"] = " p ", "r"
+    path = write_csv(root / CLINICAL, rows, CLINICAL_HEADER)
+    return lambda: f"labels read: {sorted(set(dfu.read_clinical(path)['Healing Phase Abs']))}"
 
 
 def _truncated(root: Path):
@@ -222,6 +254,18 @@ def _no_folder(root: Path):
     return _load({**paths, "images": root / "dfu" / "no-such-folder"})
 
 
+def _save_as(mode: str, fmt: str = "PNG", transparent: bool = False):
+    """A writer of the fixture image in another Pillow ``mode`` or file format ``fmt`` (under the ``.png`` name)."""
+    def writer(path: Path):
+        image = Image.open(write_png(path)).convert(mode)
+        if transparent:
+            alpha = np.full(FRAME, 255, np.uint8)
+            alpha[:5] = 0
+            image.putalpha(Image.fromarray(alpha))
+        image.save(path, format=fmt)
+    return writer
+
+
 def _wrong_size(frame: tuple[int, int]):
     return _replace_image(lambda path: write_png(path, frame))
 
@@ -252,6 +296,34 @@ CASES: tuple[Case, ...] = (
          _truncated, "error", (f"{CLINICAL}, line 14", "seems cut off")),
     Case("short_record", "A record with fewer fields than the header",
          _short_record, "error", (f"{CLINICAL}, line 5", "20 of the header's 72 fields")),
+    Case("value_out_of_range", "An age no patient has (250 in Age)",
+         _clinical(_set(1, "Age", 250)), "error",
+         (f"{CLINICAL}, line 3", "'Age'", "250", "from 0 to 120 (years)", "ranges={'Age': (low, high)}")),
+    Case("negative_duration", "A negative duration (-14 in Onset (Days))",
+         _clinical(_set(4, "Onset (Days)", -14)), "error", (f"{CLINICAL}, line 6", "'Onset (Days)'", "-14", "from 0")),
+    Case("non_finite", "A non-finite number ('inf' in Weight (Kg))",
+         _clinical(_set(0, "Weight (Kg)", "inf")), "error", (f"{CLINICAL}, line 2", "'Weight (Kg)'", "inf")),
+    Case("flag_not_whole", "A fraction in a yes/no column (0.5 in Bunion)",
+         _clinical(_set(2, "Bunion", 0.5)), "error", (f"{CLINICAL}, line 4", "'Bunion'", "0.5", "a whole number")),
+    Case("label_case", "Labels in lower case or with spaces (' p ', 'r')",
+         _labels_read, "accepted", ("labels read: ['I', 'P', 'R']",),
+         "read as P and R: every coded column and the label ignore letter case and surrounding spaces"),
+    Case("semicolons", "Clinical CSV saved with semicolons between fields",
+         _written_as(delimiter=";"), "error", (CLINICAL, "separated by semicolons", "72 fields")),
+    Case("tabs", "Clinical CSV saved with tabs between fields",
+         _written_as(delimiter="\t"), "error", (CLINICAL, "separated by tabs")),
+    Case("windows_encoding", "Clinical CSV in the Windows-1252 encoding",
+         _written_as(encoding="cp1252"), "error",
+         (f"{CLINICAL}, line 1", "not utf-8 text", "Windows-1252", "°C", "encoding='cp1252'")),
+    Case("utf16", "Clinical CSV in UTF-16 ('Unicode text')",
+         _written_as(encoding="utf-16"), "error", (CLINICAL, "UTF-16", "encoding='utf-16'")),
+    Case("duplicate_column", "Two columns named Age",
+         _clinical(lambda rows: None, [*CLINICAL_HEADER[:5], "Age", *CLINICAL_HEADER[5:]]), "error",
+         (f"{CLINICAL}, line 1", "'Age' appears 2 times", "fields 3, 6")),
+    Case("header_only", "Clinical CSV with a header and no data rows",
+         _header_only, "error", (CLINICAL, "a header and no data rows")),
+    Case("empty_file", "An empty clinical CSV (0 bytes)",
+         _empty_file, "error", (CLINICAL, "the file is empty")),
     Case("missing_csv", "Clinical CSV not found",
          lambda root: (lambda: dfu.read_clinical(root / "nowhere.csv")), "error", ("nowhere.csv: file not found",)),
     # the classes
@@ -302,7 +374,14 @@ CASES: tuple[Case, ...] = (
          _windowed, "warning", (FIRST, "2900 to 3100", "25.0%", "clipped"),
          "mapped linearly onto 0..255, one window for all images"),
     Case("image_16bit_rgb", "A 16-bit RGB PNG",
-         _rgb16, "warning", (FIRST, "16-bit RGB", "top 8 bits"), "read as the top 8 bits of each channel"),
+         _rgb16, "error", (FIRST, "(line 2) is 16-bit RGB", "8-bit RGB PNG")),
+    Case("image_jpeg", "A JPEG file under a .png name",
+         _replace_image(_save_as("RGB", "JPEG")), "error", (FIRST, "a JPEG file, not PNG")),
+    Case("image_gray", "An 8-bit grayscale PNG",
+         _replace_image(_save_as("L")), "error", (FIRST, "8-bit grayscale (Pillow mode L)")),
+    Case("image_transparent", "An RGBA PNG with transparent pixels",
+         _replace_image(_save_as("RGB", transparent=True)), "error",
+         (FIRST, "300 pixel(s) not opaque", "line 2")),
     Case("image_scaled", "An image scaled 2x (120 x 160)",
          _wrong_size((160, 120)), "error", (FIRST, "120 wide x 160 tall", "scaled by 2", "60 wide x 80 tall")),
     Case("image_half", "An image at half size (30 x 40)",
@@ -330,7 +409,8 @@ def run_case(case: Case, root: str | Path) -> Outcome:
             return Outcome("error", type(e).__name__, str(e))
     messages = [w for w in caught if issubclass(w.category, UserWarning)]
     if not messages:
-        return Outcome("nothing", "", "", value)
+        return (Outcome("accepted", "", str(value), value) if case.expect == "accepted"
+                else Outcome("nothing", "", "", value))
     chosen = [w for w in messages if case.fragments and case.fragments[0] in str(w.message)] or messages
     return Outcome("warning", chosen[0].category.__name__, " | ".join(str(w.message) for w in chosen), value)
 
@@ -348,6 +428,8 @@ def bad_input_table(cases: tuple[Case, ...] = CASES) -> pd.DataFrame:
             happens = f"refused ({outcome.type})"
         elif outcome.kind == "warning":
             happens = f"{case.policy}; warned ({outcome.type})"
+        elif outcome.kind == "accepted":
+            happens = case.policy
         else:
             happens = "accepted without a word"
         rows.append({"case": case.what, "what happens": happens, "the message": message})

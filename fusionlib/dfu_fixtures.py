@@ -38,7 +38,7 @@ def visit_rows(n_patients: int = 6, appts: int = 2, extra_wounds: tuple = ((3, 0
             "ID": 1000 + p, "Patient#": p, "Age": 50 + p, "Sex (F:0, M:1)": "FM"[p % 2], "Weight (Kg)": 80.5,
             "Height (cm)": 170, "DFU#": d, "Side (Left:0, Right:1)": "Left", "Foot Aspect": "Plantar",
             "Location": "Top of big Toe", "Location Grouped (Hallux:1,Toes,Middle,Heel,Ankle:5)": "Hallux",
-            "Onset (Days)": "", "Appt#": a, "Appt Days": 14 * a,
+            "Onset (Days)": "", "Appt#": a, "Appt Days": 14 * a, "Type of Diabetes": 2, "Number of DFUs": 1,
             "Wound Centre Temperature (°C)": 30.0 - c, "Peri-Ulcer Temperature (°C)": 30.5 - c,
             "Intact Skin Temperature (°C)": 30.3 - 0.5 * c, "Type of Pain": "NoPain",
             "Exudate Appearance (Serous:1,Haemoserous,Bloody,Thick:4)": "Serous", "Odor": "NoOdor",
@@ -49,10 +49,14 @@ def visit_rows(n_patients: int = 6, appts: int = 2, extra_wounds: tuple = ((3, 0
     return rows
 
 
-def write_csv(path: Path, rows: list[dict], header: list[str], bom: bool = True) -> Path:
-    """Write ``rows`` under ``header`` as the public files are written (UTF-8 with a BOM, quoted as needed)."""
-    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=header, restval="", extrasaction="ignore", lineterminator="\n")
+def write_csv(path: Path, rows: list[dict], header: list[str], bom: bool = True, delimiter: str = ",",
+              encoding: str = "utf-8") -> Path:
+    """Write ``rows`` under ``header`` as the public files are written (UTF-8 with a BOM, comma-separated, quoted
+    as needed); ``delimiter`` and ``encoding`` write it as another program would."""
+    encoding = encoding + "-sig" if bom and encoding == "utf-8" else encoding
+    with open(path, "w", newline="", encoding=encoding) as f:
+        w = csv.DictWriter(f, fieldnames=header, restval="", extrasaction="ignore", lineterminator="\n",
+                           delimiter=delimiter)
         w.writeheader()
         w.writerows(rows)
     return path

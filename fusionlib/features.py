@@ -26,7 +26,8 @@ FREE_TEXT = ("Location", "Type of Pain", "Type of Pain2", "Dressing")
 #: Temperature columns (and their normalised versions in the real CSV): the thermal image's information.
 TEMPERATURES = TEMPERATURE_COLUMNS + (
     "Wound Centre Temperature Normalized (°C)", "Peri-Ulcer Temperature Normalized (°C)")
-#: Codings of string columns, as their names state them (matched case-insensitively).
+#: Codings of string columns, as their names state them (matched by :func:`fusionlib.schema.code_key`: letter case
+#: and surrounding spaces ignored).
 CODINGS = {
     "Sex (F:0, M:1)": {"f": 0, "m": 1},
     "Side (Left:0, Right:1)": {"left": 0, "right": 1},
@@ -72,7 +73,8 @@ def clinical_features(visits: pd.DataFrame, include_temperatures: bool = False) 
         if col not in out.columns:
             continue
         raw = out[col]
-        mapped = raw.map(lambda v: np.nan if pd.isna(v) else coding.get(str(v).strip().lower(), -1))
+        keys = raw.map(_code_key())
+        mapped = keys.map(lambda k: np.nan if pd.isna(k) else coding.get(k, -1))
         bad = mapped == -1
         if bad.any():
             rows = list(out.index[bad][:10])
@@ -101,6 +103,14 @@ def _numeric_columns() -> tuple[str, ...]:
     from .schema import NUMERIC
 
     return NUMERIC
+
+
+def _code_key():
+    """The schema's one matching rule of coded cells (:func:`fusionlib.schema.code_key`: letter case and
+    surrounding spaces ignored)."""
+    from .schema import code_key
+
+    return code_key
 
 
 def nominal_columns(features: pd.DataFrame) -> list[str]:

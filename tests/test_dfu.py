@@ -56,7 +56,7 @@ def test_unknown_label_names_the_line_and_value(tmp_path):
     rows = visit_rows()
     rows[3]["Healing Phase Abs"] = "X"
     with pytest.raises(dfu.DFUDataError, match=r"clinical\.csv, line 5: column 'Healing Phase Abs' has unknown "
-                                               r"label 'X' \(expected one of I, P, R\)"):
+                                               r"label 'X' \(expected one of I, P, R, in any letter case\)"):
         dfu.read_clinical(clinical(tmp_path, rows))
 
 

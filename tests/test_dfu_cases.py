@@ -38,7 +38,7 @@ def test_bad_input_is_named_and_nothing_is_written(case, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            call()
+            value = call()
             error = None
         except Exception as e:            # noqa: BLE001
             error = e
@@ -48,6 +48,9 @@ def test_bad_input_is_named_and_nothing_is_written(case, tmp_path):
     else:
         assert error is None, f"{case.name}: raised {error!r}"
         message = " | ".join(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+        if case.expect == "accepted":
+            assert message == "", f"{case.name}: warned {message!r}"
+            message = str(value)
     for fragment in case.fragments:
         assert fragment in message, f"{case.name}: {fragment!r} not in {message!r}"
     assert not dfu_cases.NUMPY_REPR.search(message), message
@@ -61,6 +64,7 @@ def test_the_bad_input_table_shows_every_case_with_its_real_message():
     for case, row in zip(dfu_cases.CASES, table.itertuples(index=False)):
         assert row[0] == case.what
         assert row[1].startswith("refused (") if case.expect == "error" else row[1].startswith(case.policy)
+        assert case.expect == "error" or case.policy
         assert all(f in row[2] for f in case.fragments), (case.name, row[2])
         assert "fusionlib-badinput-" not in row[2] and "/tmp" not in row[2]      # temporary folder cut
 
@@ -69,7 +73,7 @@ def test_case_names_are_unique_and_outcomes_known():
     names = [c.name for c in dfu_cases.CASES]
     assert len(set(names)) == len(names)
     assert {c.expect for c in dfu_cases.CASES} <= set(dfu_cases.OUTCOMES)
-    assert all(c.policy for c in dfu_cases.CASES if c.expect == "warning")
+    assert all(c.policy for c in dfu_cases.CASES if c.expect != "error")
 
 
 # --- images: depth, frame, missing and unused files -------------------------------------------------------------
@@ -102,10 +106,50 @@ def test_a_16bit_image_in_the_cohort_is_scaled_with_a_note(tmp_path):
     assert report["high_depth_clipped_share"] == 0
 
 
-def test_a_16bit_rgb_png_is_read_as_its_top_byte(tmp_path):
+def test_a_16bit_rgb_png_is_refused_not_cut_to_its_top_byte(tmp_path):
     path = write_png16(tmp_path / "rgb16.png", np.stack([np.full(FRAME, v, np.uint16) for v in
                                                          (0x8040, 0x1234, 0xFF01)], axis=2))
-    assert (dfu.read_png(path) == [0x80, 0x12, 0xFF]).all()
+    with pytest.raises(dfu.DFUDataError, match=r"rgb16\.png: the image is 16-bit RGB .*8-bit RGB PNG"):
+        dfu.read_png(path)
+
+
+def test_palette_and_opaque_rgba_pngs_read_as_the_rgb_they_show(tmp_path):
+    rgb = dfu.read_png(write_png(tmp_path / "rgb.png"))
+    Image.open(tmp_path / "rgb.png").convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(tmp_path / "p.png")
+    Image.open(tmp_path / "rgb.png").convert("RGBA").save(tmp_path / "rgba.png")
+    assert Image.open(tmp_path / "p.png").mode == "P" and Image.open(tmp_path / "rgba.png").mode == "RGBA"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(dfu.read_png(tmp_path / "p.png"), rgb)       # two colours: the palette is exact
+        assert np.array_equal(dfu.read_png(tmp_path / "rgba.png"), rgb)
+
+
+@pytest.mark.parametrize("mode, fmt, fault", [("L", "PNG", r"8-bit grayscale \(Pillow mode L\)"),
+                                              ("RGB", "JPEG", "a JPEG file, not PNG"),
+                                              ("1", "PNG", r"1-bit black and white \(Pillow mode 1\)"),
+                                              ("LA", "PNG", r"grayscale with alpha \(Pillow mode LA\)")])
+def test_an_image_in_another_format_or_mode_is_named_not_converted(tmp_path, mode, fmt, fault):
+    path = write_png(tmp_path / "x.png")
+    Image.open(path).convert(mode).save(path, format=fmt)
+    with pytest.raises(dfu.DFUDataError, match=rf"x\.png: the image is {fault}; the layout's images are 8-bit RGB"):
+        dfu.read_png(path)
+
+
+def test_a_palette_with_a_transparent_colour_is_refused(tmp_path):
+    path = write_png(tmp_path / "x.png")
+    Image.open(path).convert("P").save(path, transparency=0)
+    with pytest.raises(dfu.DFUDataError, match="a palette image with a transparent colour"):
+        dfu.read_png(path)
+
+
+def test_every_image_in_another_format_is_listed_before_any_is_read(tmp_path):
+    paths = write_layout(tmp_path)
+    names = list(IMAGES)
+    for name in names[1:3]:
+        Image.open(paths["images"] / name).convert("L").save(paths["images"] / name)
+    with pytest.raises(dfu.DFUDataError, match=rf"2 of the 4 image\(s\) are not in the layout's format: "
+                                               rf"{names[1]} \(line 4\) is 8-bit grayscale"):
+        load(paths)
 
 
 @pytest.mark.parametrize("size, guess", [((2160, 2880), "scaled by 2?"), ((1440, 1080), "rotated by 90°?"),
