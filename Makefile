@@ -90,7 +90,7 @@ test: $(STAMP) $(REPLAY_STAMP) cff
 	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
 	$(PY) -m fusionlib.pin --scale smoke --root $(SMOKE)
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
 	rm -rf $(VENV) $(REPLAY_VENV) .pytest_cache _build book/generated

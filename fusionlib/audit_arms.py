@@ -1,0 +1,72 @@
+"""The study's own arms as audit input (:mod:`fusionlib.audit`): the real-data page's results, read back.
+
+Two inputs, both on the semi-real cohort's visits (sample = visit, group = patient; an arm's image rows are
+averaged per visit, as the book scores them):
+
+* :func:`original_protocol` — the comparison as the report made it: metadata alone and thermal alone from their
+  own 5-fold runs, against the fusion of the original protocol (3-fold split, the RF input's training rows
+  in-sample); the RF input as the fusion received it is given on its training and test rows;
+* :func:`corrected` — every model on one patient-grouped split, the RF input out-of-fold on the training rows.
+
+The fusion is the report's head (``baseline``) in both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cohort import CLASSES
+from .metrics import PROBA, RF
+
+#: Where the real-data page writes its arms, under ``book/generated/results``.
+REALDATA = "realdata"
+ORIGINAL = "original-protocol"
+
+
+def _predictions(folder: Path) -> pd.DataFrame:
+    path = folder / "predictions.csv.gz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no predictions (has the real-data page run?)")
+    return pd.read_csv(path)
+
+
+def arm_rows(folder: str | Path, model: str, columns: list[str] = PROBA, roles: tuple = ("test",)) -> pd.DataFrame:
+    """One arm's predictions (``folder/predictions.csv.gz``) as audit rows of ``model``: per visit (its image rows'
+    mean of ``columns``), per repeat and fold; its validation rows as role ``test`` and, if ``"train"`` is in
+    ``roles``, its training rows as role ``train``."""
+    p = _predictions(Path(folder))
+    split = {"test": "val", "train": "train"}
+    p = p[p["split"].isin([split[r] for r in roles])]
+    v = p.groupby(["split", "repeat", "fold", "visit", "patient", "y"], as_index=False)[columns].mean()
+    out = pd.DataFrame({"sample": "visit" + v["visit"].astype(str), "group": "patient" + v["patient"].astype(str),
+                        "label": np.array(CLASSES)[v["y"].to_numpy()], "model": model,
+                        "fold": v["fold"].astype(str), "repeat": v["repeat"].astype(int),
+                        "role": v["split"].map({"val": "test", "train": "train"})})
+    probs = v[columns].to_numpy(dtype=float)
+    probs = probs / probs.sum(axis=1, keepdims=True)      # the RF input of some heads does not sum to 1 (issue 11)
+    for c, col in zip(CLASSES, probs.T):
+        out[f"p_{c}"] = col
+    return out
+
+
+def original_protocol(generated: str | Path, head: str = "baseline") -> pd.DataFrame:
+    """The report's comparison (see the module's description)."""
+    res = Path(generated) / "results" / REALDATA
+    fusion = res / ORIGINAL / f"{head}__original_protocol"
+    return pd.concat([arm_rows(res / "metadata_only__ordinal__oof_grouped", "metadata (own 5-fold run)"),
+                      arm_rows(res / "image_only", "thermal (own 5-fold run)"),
+                      arm_rows(fusion, "RF input of the fusion", RF, roles=("test", "train")),
+                      arm_rows(fusion, "fusion")], ignore_index=True)
+
+
+def corrected(generated: str | Path, head: str = "baseline") -> pd.DataFrame:
+    """Every model on one split, the RF input out-of-fold (see the module's description)."""
+    res = Path(generated) / "results" / REALDATA
+    fusion = res / f"{head}__ordinal__oof_grouped"
+    return pd.concat([arm_rows(res / "metadata_only__ordinal__oof_grouped", "metadata"),
+                      arm_rows(res / "image_only", "thermal"),
+                      arm_rows(fusion, "RF input of the fusion", RF, roles=("test", "train")),
+                      arm_rows(fusion, "fusion")], ignore_index=True)
