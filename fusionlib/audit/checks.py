@@ -465,7 +465,16 @@ def copying(ctx: Context) -> Check:
     table = pd.DataFrame(rows)
     median = {m: float(table[m].median()) for m in ctx.pred.modalities}
     copied = [m for m, a in median.items() if a >= COPY_AGREEMENT]
-    overall = {m: float((al.pred(fusion) == al.pred(m)).mean()) for m in ctx.pred.modalities}
+    overall, ci = {}, {}
+    n = np.stack([np.bincount(al.groups, minlength=al.n_groups)] * len(al.repeats)).sum(axis=0)
+    for m in ctx.pred.modalities:
+        same = (al.pred(fusion) == al.pred(m)).astype(float)                                   # (R, n)
+        agree = sum(np.bincount(al.groups, weights=row, minlength=al.n_groups) for row in same)
+        overall[m] = float(agree.sum() / n.sum())
+        ci[m] = list(interval((ctx.counts @ agree) / (ctx.counts @ n)))
+    pooled = {m: f"{overall[m]:.3f} [{ci[m][0]:.3f}, {ci[m][1]:.3f}]" for m in ci}          # with its 95 % CI
+    table = pd.concat([table, pd.DataFrame([{"repeat": "all", "fold": "all", "samples": int(n.sum()), **pooled}])],
+                      ignore_index=True)
     if copied:
         summary = (f"The fusion copies {', '.join(copied)}: its prediction is that branch's on a median "
                    f"{max(median[m] for m in copied):.0%} of samples per fold (at least {COPY_AGREEMENT:.0%} counts "
@@ -474,7 +483,8 @@ def copying(ctx: Context) -> Check:
         summary = ("The fusion copies no single modality: median per-fold agreement "
                    + ", ".join(f"{m} {a:.0%}" for m, a in median.items()) + ".")
     return Check("copy", "Does the fusion copy a branch?", bool(copied), summary,
-                 {"threshold": COPY_AGREEMENT, "median_per_fold": median, "overall": overall, "copies": copied},
+                 {"threshold": COPY_AGREEMENT, "median_per_fold": median, "overall": overall, "overall_ci": ci,
+                  "copies": copied},
                  {"agreement per fold": table})
 
 
