@@ -26,6 +26,17 @@ REALDATA = "realdata"
 ORIGINAL = "original-protocol"
 
 
+#: What the page says when the real-data page left no results (the public files could not be obtained).
+UNAVAILABLE = ("The real-data page left no results in this build (the public files could not be obtained; it says "
+               "why), so there is nothing of the study's own to audit here.")
+
+
+def available(generated: str | Path) -> bool:
+    """Whether the real-data page's arms (both protocols) are in ``generated/results``."""
+    res = Path(generated) / "results" / REALDATA
+    return (res / "image_only" / "predictions.csv.gz").exists() and (res / ORIGINAL).is_dir()
+
+
 def _predictions(folder: Path) -> pd.DataFrame:
     path = folder / "predictions.csv.gz"
     if not path.exists():
