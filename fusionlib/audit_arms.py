@@ -4,8 +4,11 @@ Two inputs, both on the semi-real cohort's visits (sample = visit, group = patie
 averaged per visit, as the book scores them):
 
 * :func:`original_protocol` — the comparison as the report made it: metadata alone and thermal alone from their
-  own 5-fold runs, against the fusion of the original protocol (3-fold split, the RF input's training rows
-  in-sample); the RF input as the fusion received it is given on its training and test rows;
+  own runs (the scale's cross-validation: 5 folds x 3 repeats at the default scale, as the report's metadata
+  number), against the fusion of the original protocol (3-fold split, the RF input's training rows in-sample);
+  the RF input as the fusion received it is given on its training and test rows. At the smoke scale the own
+  runs are 3 folds x 1 repeat with the same seed, so their partition is the fusion's and only the in-sample RF
+  input remains of the report's faults;
 * :func:`corrected` — every model on one patient-grouped split, the RF input out-of-fold on the training rows.
 
 The fusion is the report's head (``baseline``) in both.
@@ -63,12 +66,20 @@ def arm_rows(folder: str | Path, model: str, columns: list[str] = PROBA, roles: 
     return out
 
 
+def own_run(folder: str | Path) -> str:
+    """``"own K-fold run"`` or ``"own K-fold x R run"``: an arm's cross-validation, from its predictions."""
+    p = _predictions(Path(folder))
+    k, r = p["fold"].nunique(), p["repeat"].nunique()
+    return f"own {k}-fold run" if r == 1 else f"own {k}-fold x {r} run"
+
+
 def original_protocol(generated: str | Path, head: str = "baseline") -> pd.DataFrame:
     """The report's comparison (see the module's description)."""
     res = Path(generated) / "results" / REALDATA
     fusion = res / ORIGINAL / f"{head}__original_protocol"
-    return pd.concat([arm_rows(res / "metadata_only__ordinal__oof_grouped", "metadata (own 5-fold run)"),
-                      arm_rows(res / "image_only", "thermal (own 5-fold run)"),
+    meta, thermal = res / "metadata_only__ordinal__oof_grouped", res / "image_only"
+    return pd.concat([arm_rows(meta, f"metadata ({own_run(meta)})"),
+                      arm_rows(thermal, f"thermal ({own_run(thermal)})"),
                       arm_rows(fusion, "RF input of the fusion", RF, roles=("test", "train")),
                       arm_rows(fusion, "fusion")], ignore_index=True)
 
