@@ -109,10 +109,10 @@ def figures(result) -> dict[str, str]:
 
 
 def to_html(result, title: str = "Fusion audit", fragment: bool = False) -> str:
-    """The audit as one self-contained HTML page; ``fragment=True``: its body only (no page style, section
-    headings one level down), to show inside another page, such as a book's."""
+    """The audit as one self-contained HTML page; ``fragment=True``: its body only (no page style, the checks'
+    headings at level 4), to show inside another page, such as a book's section."""
     figs = figures(result)
-    h = "h3" if fragment else "h2"
+    h = "h4" if fragment else "h2"
     status = (f'<b>{len(result.findings)} finding(s): {", ".join(result.findings)}</b>'
               if result.findings else "<b>no finding</b>")
     parts = [] if fragment else [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
