@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import CLASSES
-from .metrics import PROBA, RF
+from .metrics import PROBA, RF, per_visit
 
 #: Where the real-data page writes its arms, under ``book/generated/results``.
 REALDATA = "realdata"
@@ -54,7 +54,7 @@ def arm_rows(folder: str | Path, model: str, columns: list[str] = PROBA, roles: 
     p = _predictions(Path(folder))
     split = {"test": "val", "train": "train"}
     p = p[p["split"].isin([split[r] for r in roles])]
-    v = p.groupby(["split", "repeat", "fold", "visit", "patient", "y"], as_index=False)[columns].mean()
+    v = per_visit(p)                                       # the image rows of a visit averaged, as the book scores
     out = pd.DataFrame({"sample": "visit" + v["visit"].astype(str), "group": "patient" + v["patient"].astype(str),
                         "label": np.array(CLASSES)[v["y"].to_numpy()], "model": model,
                         "fold": v["fold"].astype(str), "repeat": v["repeat"].astype(int),

@@ -63,6 +63,11 @@ def group_confusions(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, n_grou
     return flat.reshape(n_groups, k, k)
 
 
+def kappa_rows(y: np.ndarray, pred: np.ndarray, k: int, w: np.ndarray) -> float:
+    """κ of the rows ``y`` (true) and ``pred`` (predicted class indices), ``K = k`` classes, weights ``w``."""
+    return float(kappa_of(group_confusions(y, pred, np.zeros(len(y), int), 1, k)[0], w))
+
+
 def draw_counts(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
     """How often each group is drawn in each of ``n_boot`` resamples with replacement, ``(n_boot, n_groups)``."""
     rng = np.random.default_rng(seed)
@@ -241,8 +246,7 @@ def split_fingerprint(ctx: Context) -> Check:
 
 def _pooled_kappa(ctx: Context, part: pd.DataFrame, weights: str = "quadratic") -> float:
     p = ctx.pred.proba[part["row"].to_numpy()].argmax(axis=1)
-    conf = group_confusions(part["y"].to_numpy(), p, np.zeros(len(p), int), 1, ctx.k)[0]
-    return float(kappa_of(conf, ctx.w[weights]))
+    return kappa_rows(part["y"].to_numpy(), p, ctx.k, ctx.w[weights])
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -433,8 +437,7 @@ def _corrected_t(ctx: Context, a: str, b: str, weights: str) -> float:
     for i in range(len(al.repeats)):
         for f in np.unique(al.folds[a][i]):
             sel = al.folds[a][i] == f
-            ka, kb = (kappa_of(group_confusions(al.y[sel], al.pred(m)[i][sel], np.zeros(sel.sum(), int), 1,
-                                                ctx.k)[0], ctx.w[weights]) for m in (a, b))
+            ka, kb = (kappa_rows(al.y[sel], al.pred(m)[i][sel], ctx.k, ctx.w[weights]) for m in (a, b))
             d.append(float(ka - kb))
             sizes.append(sel.sum())
     if len(d) < 2:
@@ -509,8 +512,7 @@ def split_spread(ctx: Context, n_draws: int = 200) -> Check:
         own = []
         for f in np.unique(al.folds[m][0]):
             sel = al.folds[m][0] == f
-            own.append(float(kappa_of(group_confusions(al.y[sel], al.pred(m)[0][sel], np.zeros(sel.sum(), int), 1,
-                                                        ctx.k)[0], w)))
+            own.append(kappa_rows(al.y[sel], al.pred(m)[0][sel], ctx.k, w))
         lo, mid, hi = np.quantile(single, [0.025, 0.5, 0.975])
         mean_lo, mean_hi = np.quantile(single.mean(axis=1), [0.025, 0.975])
         pct = [float((single <= v).mean()) for v in own]
@@ -588,7 +590,7 @@ def simple_rules(ctx: Context, outer: int = 5, inner: int = 3) -> Check:
     choices = []
 
     def kappa(pred, sel):
-        return float(kappa_of(group_confusions(y[sel], pred[sel], np.zeros(sel.sum(), int), 1, k)[0], w))
+        return kappa_rows(y[sel], pred[sel], k, w)
 
     for f, (train, test) in enumerate(splitter.split(x, y, groups)):
         tr = np.zeros(len(y), bool)
