@@ -48,22 +48,22 @@ $(REPLAY_STAMP): requirements-replay.txt
 	$(REPLAY_VENV)/bin/python -m pip install --quiet -r requirements-replay.txt
 	touch $@
 
-# The pinned environment in which fusionlib.replay reproduces the original's recorded numbers exactly.
+# The pinned environment in which fusionstudy.replay.protocol reproduces the original's recorded numbers exactly.
 replay-env: $(REPLAY_STAMP)
 
 # Run every arm (skipping unchanged ones) with papermill into book/generated, build _build/html, then compare
 # the results with the pinned values (tests/expected/$(SCALE).json; a difference fails with a diff).
 book: $(STAMP) $(REPLAY_STAMP)
-	$(PY) -m fusionlib.study --scale $(SCALE) --build
-	$(PY) -m fusionlib.pin --scale $(SCALE)
+	$(PY) -m fusionstudy.build.study --scale $(SCALE) --build
+	$(PY) -m fusionstudy.build.pin --scale $(SCALE)
 
 # Pin the current results as the expected values of $(SCALE) (commit the file with the change that moved them).
 pin: $(STAMP)
-	$(PY) -m fusionlib.pin --scale $(SCALE) --update
+	$(PY) -m fusionstudy.build.pin --scale $(SCALE) --update
 
 # A PDF of the whole book (Jupyter Book's LaTeX builder, xelatex): $(ROOT)/_build/latex/book.pdf.
 pdf: $(STAMP) latex-tools
-	$(PY) -m fusionlib.study --scale $(SCALE) --root $(ROOT) --pdf
+	$(PY) -m fusionstudy.build.study --scale $(SCALE) --root $(ROOT) --pdf
 
 # Debian's TeX Live (xelatex, latexmk, the LaTeX packages Sphinx uses, FreeFont) where xelatex is missing.
 LATEX_PACKAGES = texlive-xetex texlive-latex-extra texlive-latex-recommended texlive-fonts-recommended \
@@ -88,8 +88,8 @@ cff:
 test: $(STAMP) $(REPLAY_STAMP) cff
 	$(PY) -m pytest -q tests
 	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
-	$(PY) -m fusionlib.study --scale smoke --root $(SMOKE) --build
-	$(PY) -m fusionlib.pin --scale smoke --root $(SMOKE)
+	$(PY) -m fusionstudy.build.study --scale smoke --root $(SMOKE) --build
+	$(PY) -m fusionstudy.build.pin --scale smoke --root $(SMOKE)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:

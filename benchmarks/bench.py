@@ -11,15 +11,15 @@ and prints the table. Rows (``section, name, metric, value, unit``):
 
 * ``study``: per task, wall seconds and peak RSS (MiB) of the kernel's process tree, from the study's
   ``state.json`` under ``--root``; ``total`` = the sum of the tasks' wall times (a full build from scratch);
-* ``training``: :func:`fusionlib.train.fit_head` (``image_only``, inner validation, early stopping with a
+* ``training``: :func:`fusionlib.models.train.fit_head` (``image_only``, inner validation, early stopping with a
   patience larger than the epochs, sample weights) against a bare ``model.fit`` of the same model (same
   compile, arrays, epochs and batch size; no callbacks, no validation, no weights), each timed once after a
   warm-up, on one fold of a default-params cohort; ``ratio`` = fit_head / bare in wall time (target <= 1.2),
   ``ratio_cpu`` the same in CPU time of this process (less disturbed by other load on the machine). With
   ``--breakdown``, the bare fit plus each ingredient alone (sample weights, validation data, the callback);
-* ``rebuild``: wall seconds of ``python -m fusionlib.study --scale S --root R --force --build`` with an empty
+* ``rebuild``: wall seconds of ``python -m fusionstudy.build.study --scale S --root R --force --build`` with an empty
   cache (``--from-scratch``), and of the same command without ``--force`` run again (``--noop``);
-* ``environment``: device, core count and versions (:func:`fusionlib.train.environment`).
+* ``environment``: device, core count and versions (:func:`fusionlib.models.train.environment`).
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def training_fold(n_patients: int | None = None, image_size: int = 32, seed: int
     unless given), as the runner feeds them: ``(x_train, y_train, x_stop, y_stop)``."""
     import numpy as np
 
-    from fusionlib.cohort import make_synthetic_cohort
-    from fusionlib.features import labels
-    from fusionlib.splits import patient_folds
+    from fusionlib.data.cohort import make_synthetic_cohort
+    from fusionlib.data.features import labels
+    from fusionlib.data.splits import patient_folds
 
     knobs = {"image_size": image_size, **({"n_patients": n_patients} if n_patients else {})}
     c = make_synthetic_cohort(**knobs)
@@ -91,12 +91,12 @@ def training_fold(n_patients: int | None = None, image_size: int = 32, seed: int
 def _bare_fit(head: str, x: dict, y, config, seed: int, sample_weight=None, validation_data=None,
               callbacks=None) -> tuple[float, float]:
     """Wall and CPU seconds (all threads of this process) to build, compile and ``fit`` the head like
-    :func:`fusionlib.train.fit_head` does, with only the ingredients given."""
+    :func:`fusionlib.models.train.fit_head` does, with only the ingredients given."""
     import keras
     import numpy as np
 
-    from fusionlib.heads import build_model
-    from fusionlib.train import make_loss, set_determinism
+    from fusionlib.models.heads import build_model
+    from fusionlib.models.train import make_loss, set_determinism
 
     t0, c0 = time.perf_counter(), time.process_time()
     set_determinism(seed)
@@ -111,14 +111,14 @@ def _bare_fit(head: str, x: dict, y, config, seed: int, sample_weight=None, vali
 
 def training_ratio(epochs: int = 5, n_patients: int | None = None, image_size: int = 32,
                    breakdown: bool = False, seed: int = 0, repeats: int = 1, **train) -> dict:
-    """Time :func:`fusionlib.train.fit_head` (``image_only``) and a bare ``model.fit`` of the same model on
+    """Time :func:`fusionlib.models.train.fit_head` (``image_only``) and a bare ``model.fit`` of the same model on
     one fold (see the module docstring); returns seconds, rows and ``ratio`` (+ the breakdown if asked).
     With ``repeats > 1`` every timing is repeated (interleaved) and the fastest is kept: on a shared machine
     the minimum is the least disturbed measurement."""
     import keras
     import numpy as np
 
-    from fusionlib.train import TrainConfig, fit_head, inverse_frequency_weights
+    from fusionlib.models.train import TrainConfig, fit_head, inverse_frequency_weights
 
     x, y, xs, ys = training_fold(n_patients, image_size, seed)
     config = TrainConfig(epochs=epochs, patience=epochs + 100, **train)
@@ -169,9 +169,9 @@ def training_rows(result: dict) -> list[dict]:
 
 
 def noop_rebuild(scale: str = "default", root: str | Path = PROJECT, extra: list[str] | None = None) -> float:
-    """Wall seconds of ``python -m fusionlib.study --scale scale --root root`` (a second run: every task
+    """Wall seconds of ``python -m fusionstudy.build.study --scale scale --root root`` (a second run: every task
     should be skipped). Raises ``RuntimeError`` when it fails."""
-    cmd = [sys.executable, "-m", "fusionlib.study", "--scale", scale, "--root", str(root), *(extra or [])]
+    cmd = [sys.executable, "-m", "fusionstudy.build.study", "--scale", scale, "--root", str(root), *(extra or [])]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -181,10 +181,10 @@ def noop_rebuild(scale: str = "default", root: str | Path = PROJECT, extra: list
 
 
 def from_scratch_build(scale: str = "default", root: str | Path = PROJECT) -> float:
-    """Wall seconds of ``python -m fusionlib.study --scale scale --root root --force --build`` with an empty
+    """Wall seconds of ``python -m fusionstudy.build.study --scale scale --root root --force --build`` with an empty
     cache (a fresh ``FUSIONLIB_CACHE``): every task, every CNN and RF fit, and the HTML build, as on a fresh
     machine with the environment already installed. Raises ``RuntimeError`` when it fails."""
-    cmd = [sys.executable, "-m", "fusionlib.study", "--scale", scale, "--root", str(root), "--force", "--build"]
+    cmd = [sys.executable, "-m", "fusionstudy.build.study", "--scale", scale, "--root", str(root), "--force", "--build"]
     with tempfile.TemporaryDirectory(prefix="fusionlib-cache-") as cache:
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "FUSIONLIB_CACHE": cache})
@@ -195,7 +195,7 @@ def from_scratch_build(scale: str = "default", root: str | Path = PROJECT) -> fl
 
 
 def environment_rows() -> list[dict]:
-    from fusionlib.train import environment
+    from fusionlib.models.train import environment
 
     return [{"section": "environment", "name": k, "metric": "", "value": v, "unit": ""}
             for k, v in environment().items()]
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--root", type=Path, default=PROJECT, help="study root whose state.json is read")
     ap.add_argument("--scale", default="default", help="scale of the no-op rebuild")
-    ap.add_argument("--noop", action="store_true", help="time a second `python -m fusionlib.study` (no-op rebuild)")
+    ap.add_argument("--noop", action="store_true", help="time a second `python -m fusionstudy.build.study` (no-op rebuild)")
     ap.add_argument("--plan-json", type=Path, default=None, help="passed to the no-op rebuild's study run")
     ap.add_argument("--from-scratch", action="store_true",
                     help="first rebuild every task and the HTML with an empty cache, and time it (minutes)")

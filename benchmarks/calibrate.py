@@ -9,8 +9,8 @@ quadratic κ per visit (pooled per repeat, mean over repeats). Targets: metadata
 
 import argparse
 
-from fusionlib.metrics import summarise
-from fusionlib.runner import run_arm
+from fusionlib.evaluation.metrics import summarise
+from fusionlib.arms.runner import run_arm
 
 
 def kappa(settings: dict) -> tuple[float, float]:

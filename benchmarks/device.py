@@ -40,14 +40,14 @@ def throughput(epochs: int = 5, mixed: bool = False, seed: int = 0, scale: str =
     import keras
     import numpy as np
 
-    from fusionlib.experiments import SCALES
-    from fusionlib.runner import ArmSettings, _Data
-    from fusionlib.heads import build_model
-    from fusionlib.train import set_determinism
+    from fusionstudy.scales import SCALES
+    from fusionlib.arms.runner import ArmSettings, _Data
+    from fusionlib.models.heads import build_model
+    from fusionlib.models.train import set_determinism
 
     s = ArmSettings.from_dict({"head": "image_only", **SCALES[scale]["common"], "n_repeats": 1})
     t0 = time.perf_counter()
-    from fusionlib.cohort import make_synthetic_cohort
+    from fusionlib.data.cohort import make_synthetic_cohort
 
     cohort = make_synthetic_cohort(s.cohort_params())
     cohort_s = time.perf_counter() - t0
@@ -84,10 +84,10 @@ def throughput(epochs: int = 5, mixed: bool = False, seed: int = 0, scale: str =
 
 def _arms_child(out: str, scale: str = "full") -> None:
     """Child process: the report experiment at ``scale`` with one repeat, results into ``out``."""
-    from fusionlib.experiments import experiment_arms
+    from fusionstudy.experiments import experiment_arms
     from fusionlib.io import write_json
-    from fusionlib.results import summary_table
-    from fusionlib.runner import run_arms
+    from fusionlib.arms.results import summary_table
+    from fusionlib.arms.runner import run_arms
 
     arms = [{**a, "n_repeats": 1} for a in experiment_arms("report", scale)]
     t0 = time.perf_counter()
@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mixed", action="store_true", help="also time the mixed_bfloat16 policy")
     ap.add_argument("--skip-arms", action="store_true", help="throughput only")
     ap.add_argument("--arms-budget-s", type=float, default=400.0)
-    ap.add_argument("--scale", default="full", help="fusionlib.experiments scale (smoke: a quick check of the script)")
+    ap.add_argument("--scale", default="full", help="fusionstudy.experiments scale (smoke: a quick check of the script)")
     a = ap.parse_args(argv)
-    from fusionlib.train import environment
+    from fusionlib.models.train import environment
 
     record = {"date": time.strftime("%Y-%m-%d"), "environment": environment(), "machine": machine(),
               "scale": a.scale,

@@ -44,8 +44,8 @@ PROBA = ["p_I", "p_P", "p_R"]
 
 _RUN = """
 import json, sys
-from fusionlib.experiments import experiment_arms
-from fusionlib.runner import run_arms
+from fusionstudy.experiments import experiment_arms
+from fusionlib.arms.runner import run_arms
 arms = json.loads(sys.argv[1]) if sys.argv[1].startswith("[") else experiment_arms(sys.argv[1], sys.argv[2])
 run_arms(arms, progress=False, out_dir=sys.argv[3])
 """

@@ -39,18 +39,18 @@ PROJECT = Path(__file__).resolve().parents[1]
 CATEGORIES = (
     ("imports", ("_find_and_load", "_call_with_frames_removed")),
     ("waiting for a subprocess", ("subprocess.py",)),
-    ("RF fitting and prediction", ("sklearn/ensemble", "fusionlib/rf.py", "sklearn/tree")),
-    ("CNN training", ("_image_model (fusionlib/runner.py", "joint (fusionlib/runner.py", "image_branch")),
-    ("head training", ("train_bundle (fusionlib/runner.py", "fit_bundle", "predict_bundle", "fit_head",
-                       "keras (fusionlib/runner.py", "robust (fusionlib/runner.py")),
+    ("RF fitting and prediction", ("sklearn/ensemble", "fusionlib/models/rf.py", "sklearn/tree")),
+    ("CNN training", ("_image_model (fusionlib/arms/runner.py", "joint (fusionlib/arms/runner.py", "image_branch")),
+    ("head training", ("train_bundle (fusionlib/arms/runner.py", "fit_bundle", "predict_bundle", "fit_head",
+                       "keras (fusionlib/arms/runner.py", "robust (fusionlib/arms/runner.py")),
     ("other Keras/TensorFlow", ("keras/", "tensorflow/")),
-    ("I/O", ("fusionlib/io.py", "fusionlib/store.py", "fusionlib/results.py", "pandas/io/", "numpy/lib/_npyio",
+    ("I/O", ("fusionlib/io.py", "fusionlib/cache/store.py", "fusionlib/arms/results.py", "pandas/io/", "numpy/lib/_npyio",
              "gzip.py", "json/")),
-    ("data preparation", ("fusionlib/cohort.py", "fusionlib/thermal.py", "fusionlib/dfu.py", "fusionlib/features.py",
-                          "fusionlib/splits.py", "fusionlib/datasets.py")),
-    ("statistics", ("fusionlib/stats.py", "fusionlib/analysis.py", "fusionlib/agreement.py", "fusionlib/metrics.py",
-                    "sklearn/metrics", "fusionlib/replay_studies.py")),
-    ("tables and figures", ("matplotlib/", "seaborn/", "fusionlib/plots.py", "fusionlib/present.py",
+    ("data preparation", ("fusionlib/data/cohort.py", "fusionlib/data/thermal.py", "fusionlib/data/dfu.py", "fusionlib/data/features.py",
+                          "fusionlib/data/splits.py", "fusionlib/data/datasets.py")),
+    ("statistics", ("fusionlib/evaluation/stats.py", "fusionstudy/chapters/analysis.py", "fusionstudy/chapters/agreement.py", "fusionlib/evaluation/metrics.py",
+                    "sklearn/metrics", "fusionstudy/replay/studies.py")),
+    ("tables and figures", ("matplotlib/", "seaborn/", "fusionstudy/plots.py", "fusionstudy/present.py",
                             "IPython/core/formatters", "IPython/core/display", "pandas/io/formats")),
 )
 KERNEL_SCRIPT = """#!/bin/sh
@@ -85,7 +85,7 @@ def run(scale: str, root: Path, out: Path, rate: int, pyspy: str, cache: Path | 
     sampler.start()
     t0 = time.time()
     with open(out / "study.log", "w") as log:
-        rc = subprocess.call([sys.executable, "-m", "fusionlib.study", "--scale", scale, "--root", str(root)],
+        rc = subprocess.call([sys.executable, "-m", "fusionstudy.build.study", "--scale", scale, "--root", str(root)],
                              cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
     stop.set()
     sampler.join()

@@ -2,7 +2,7 @@
 
     DFU_DATA_DIR=/path/to/dfu python -m benchmarks.reader_fingerprint > before.json
 
-Run it before and after a change to the readers (:mod:`fusionlib.dfu`, :mod:`fusionlib.schema`): equal
+Run it before and after a change to the readers (:mod:`fusionlib.data.dfu`, :mod:`fusionlib.data.schema`): equal
 fingerprints mean every real-data number downstream is unchanged (the chapters are deterministic functions of
 these tables and of the code that is not the readers). Each fingerprint covers the table's values, dtypes,
 index and the reader's report (``attrs``/``params``), and the pixels of the semi-real cohort.
@@ -33,8 +33,8 @@ def _json(obj) -> str:
 
 
 def fingerprints(folder: Path) -> dict:
-    from fusionlib import dfu
-    from fusionlib.features import clinical_features
+    from fusionlib.data import dfu
+    from fusionlib.data.features import clinical_features
 
     clinical, boxes = folder / dfu.CLINICAL_CSV, folder / dfu.BOXES_CSV
     with warnings.catch_warnings():

@@ -1,5 +1,5 @@
 """How far the book's pinned numbers and verdicts move between machines and numeric settings, and the tolerances
-that follow from it (``fusionlib/tolerances.py``).
+that follow from it (``fusionstudy/build/tolerances.py``).
 
     # one build: these tasks, this scale, under a numeric setting, in a fresh root with an empty cache
     python -m benchmarks.spread run --scale default --name native --only cohort exp-mechanisms
@@ -9,14 +9,14 @@ that follow from it (``fusionlib/tolerances.py``).
     python -m benchmarks.spread import-reference ../shared/reference            # another machine's builds
     python -m benchmarks.spread record-file PINS.json --scale smoke --name NAME --cpu-model M --cpu-isa "avx2 ..."
     python -m benchmarks.spread report --scale default          # the spread tables (printed, Markdown)
-    python -m benchmarks.spread report --scale default --write  # ... and the tolerances into fusionlib/tolerances.py
+    python -m benchmarks.spread report --scale default --write  # ... and the tolerances into fusionstudy/build/tolerances.py
 
 A *build* is one record under ``benchmarks/records/spread/<scale>/``: the machine (CPU model and instruction
 sets), the numeric setting (environment variables), the tasks, and every pinned value
-(:func:`fusionlib.pin.collect`) and verdict (:func:`fusionlib.verdicts.collect`) it gave. ``report`` sets all
+(:func:`fusionstudy.build.pin.collect`) and verdict (:func:`fusionstudy.chapters.verdicts.collect`) it gave. ``report`` sets all
 builds of a scale side by side:
 
-* per tolerance group (:func:`fusionlib.pin.group_of`: task, and whether a model trained on images feeds the
+* per tolerance group (:func:`fusionstudy.build.pin.group_of`: task, and whether a model trained on images feeds the
   value), the number of values, of builds, the largest and the median spread (max - min over the builds) and the
   share of values identical in every build;
 * per numeric setting, against the same machine's default setting on the same tasks;
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusionlib import pin
+from fusionstudy.build import pin
 from fusionlib.io import write_json, write_text
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ TOLERANCES = PROJECT / "fusionlib" / "tolerances.py"
 
 def machine() -> dict:
     """This machine's CPU model and the instruction sets the numeric libraries choose kernels by."""
-    from fusionlib.provenance import cpu_info
+    from fusionlib.environment import cpu_info
 
     return {**cpu_info(), "cpu_count": str(os.cpu_count())}
 
@@ -68,7 +68,7 @@ def record_path(scale: str, name: str) -> Path:
 def write_record(scale: str, name: str, generated: Path, env: dict, tasks: list[str], seconds: float | None,
                  source: str) -> Path:
     """Collect a build's values and verdicts from ``generated`` and write its record."""
-    from fusionlib.verdicts import collect as collect_verdicts
+    from fusionstudy.chapters.verdicts import collect as collect_verdicts
 
     rec = {"name": name, "scale": scale, "machine": machine(), "setting": env, "tasks": tasks,
            "seconds": seconds, "source": source, "values": pin.collect(generated),
@@ -86,7 +86,7 @@ def run(scale: str, name: str, only: list[str], env: dict, root: Path | None = N
     root = root or PROJECT / "_build" / "spread" / scale / name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    cmd = [sys.executable, "-m", "fusionlib.study", "--scale", scale, "--root", str(root)]
+    cmd = [sys.executable, "-m", "fusionstudy.build.study", "--scale", scale, "--root", str(root)]
     if only:
         cmd += ["--only", *only]
     t0 = time.perf_counter()
@@ -212,11 +212,11 @@ def verdict_table(builds: list[dict]) -> pd.DataFrame:
 
 def threshold_readings(b: dict) -> dict[str, str]:
     """The verdicts a build's pinned values decide by themselves (for builds recorded without verdicts, like
-    the reference's): the collapse (κ below :data:`fusionlib.analysis.COLLAPSE_BELOW`) and each fix inside the
-    report's expected range, per condition — named as :mod:`fusionlib.verdicts` names them."""
-    from fusionlib.analysis import COLLAPSE_BELOW, arm_label
-    from fusionlib.report import EXPECTED
-    from fusionlib.results import safe_name
+    the reference's): the collapse (κ below :data:`fusionstudy.chapters.analysis.COLLAPSE_BELOW`) and each fix inside the
+    report's expected range, per condition — named as :mod:`fusionstudy.chapters.verdicts` names them."""
+    from fusionstudy.chapters.analysis import COLLAPSE_BELOW, arm_label
+    from fusionstudy.report import EXPECTED
+    from fusionlib.arms.results import safe_name
 
     def k(head, cond):
         return b["values"].get(f"exp-report/{safe_name(arm_label(head, cond))}", {}).get("kappa_quadratic visit")
@@ -301,10 +301,10 @@ def report(scale: str) -> tuple[str, pd.DataFrame]:
 
 
 def write_tolerances(scale: str, groups: pd.DataFrame, builds: list[dict]) -> None:
-    """Rewrite :mod:`fusionlib.tolerances` with ``scale``'s groups (the other scales' kept)."""
+    """Rewrite :mod:`fusionstudy.build.tolerances` with ``scale``'s groups (the other scales' kept)."""
     import importlib
 
-    from fusionlib import tolerances
+    from fusionstudy.build import tolerances
 
     importlib.reload(tolerances)
     all_groups = dict(getattr(tolerances, "GROUPS", {}))
@@ -318,7 +318,7 @@ def write_tolerances(scale: str, groups: pd.DataFrame, builds: list[dict]) -> No
     text = (f'''"""The measured tolerances of the pinned values — written by ``python -m benchmarks.spread report --write``
 from the builds recorded under ``benchmarks/records/spread/`` (do not edit by hand).
 
-``GROUPS[scale][group]``: for each tolerance group (:func:`fusionlib.pin.group_of`) the ``tolerance`` — the
+``GROUPS[scale][group]``: for each tolerance group (:func:`fusionstudy.build.pin.group_of`) the ``tolerance`` — the
 largest spread (max - min) of any of its values over every recorded build of that scale, on every machine and
 numeric setting, rounded up to 1e-4 — with that spread, the number of values, builds and machines behind it.
 A group absent here, or with tolerance 0, was never measured to differ: it is checked exactly.
@@ -358,7 +358,7 @@ def main(argv=None) -> int:
     rf.add_argument("--source", required=True)
     rp = sub.add_parser("report")
     rp.add_argument("--scale", default="default")
-    rp.add_argument("--write", action="store_true", help="write the tolerances into fusionlib/tolerances.py")
+    rp.add_argument("--write", action="store_true", help="write the tolerances into fusionstudy/build/tolerances.py")
     a = ap.parse_args(argv)
     if a.cmd == "run":
         env = dict(e.split("=", 1) for e in a.env)

@@ -19,7 +19,7 @@ def _private_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_download(tmp_path_factory):
-    """Tests never reach the internet nor the user's cache: the public files' downloads (fusionlib.datasets) go
+    """Tests never reach the internet nor the user's cache: the public files' downloads (fusionlib.data.datasets) go
     to a closed local port and into a session cache, unless a test points them at its own local server."""
     old = {k: os.environ.get(k) for k in ("DFU_DATA_URL", "DFU_CACHE_DIR")}
     os.environ["DFU_DATA_URL"] = "http://127.0.0.1:9"
@@ -40,13 +40,13 @@ needs_real_csv = pytest.mark.skipif(not REAL_CSV.exists(), reason=f"public DFU C
 
 @pytest.fixture(scope="session")
 def tiny_cohort():
-    from fusionlib.cohort import make_synthetic_cohort
+    from fusionlib.data.cohort import make_synthetic_cohort
 
     return make_synthetic_cohort(n_patients=60, seed=1)
 
 
 @pytest.fixture(scope="session")
 def default_cohort():
-    from fusionlib.cohort import make_synthetic_cohort
+    from fusionlib.data.cohort import make_synthetic_cohort
 
     return make_synthetic_cohort()

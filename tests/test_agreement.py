@@ -5,11 +5,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from fusionlib import agreement, report, rf
-from fusionlib.features import clinical_features, labels
-from fusionlib.metrics import AGREEMENT_METRICS, METRICS, PROBA, RF, per_visit, rf_agreement_metrics, tidy_metrics
-from fusionlib.results import ArmResult
-from fusionlib.settings import ArmSettings
+from fusionstudy.chapters import agreement
+from fusionstudy import report
+from fusionlib.models import rf
+from fusionlib.data.features import clinical_features, labels
+from fusionlib.evaluation.metrics import AGREEMENT_METRICS, METRICS, PROBA, RF, per_visit, rf_agreement_metrics, tidy_metrics
+from fusionlib.arms.results import ArmResult
+from fusionlib.arms.settings import ArmSettings
 
 
 def table(copy: bool, seed: int = 0, n_visits: int = 60, rows_per_visit: int = 3, folds: int = 3) -> pd.DataFrame:

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib import analysis, experiments, findings
-from fusionlib.settings import ArmSettings
+from fusionstudy.chapters import analysis, findings
+from fusionstudy import experiments
+from fusionlib.arms.settings import ArmSettings
 
 
 def test_factor_effects_find_the_factor_that_moves_kappa():

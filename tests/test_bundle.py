@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fusionlib.bundle import HeadSpec, fit_bundle, head_weights, predict_bundle
-from fusionlib.settings import ORIGINAL_RECIPE, TrainConfig
+from fusionlib.models.bundle import HeadSpec, fit_bundle, head_weights, predict_bundle
+from fusionlib.arms.settings import ORIGINAL_RECIPE, TrainConfig
 
 N = 600
 TRAIN, STOP = np.arange(400), np.arange(400, 520)

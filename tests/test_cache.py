@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib import cohort as cohort_mod
-from fusionlib import store
-from fusionlib.cohort import CohortParams, make_synthetic_cohort
+from fusionlib.data import cohort as cohort_mod
+from fusionlib.cache import store
+from fusionlib.data.cohort import CohortParams, make_synthetic_cohort
 
 SMALL = {"n_patients": 12, "image_size": 8, "seed": 5}
 
@@ -54,11 +54,54 @@ def test_a_changed_knob_or_generator_source_misses(tmp_path, monkeypatch):
     p = CohortParams(**SMALL)
     key = cohort_mod.cache_key(p)
     assert key != cohort_mod.cache_key(CohortParams(**{**SMALL, "pixel_noise": 0.31}))
-    # the key covers the generator's source: an edited thermal.py (here: a stand-in file) is a miss
-    fake = tmp_path / "thermal_edit.py"
-    fake.write_text("# edited\n")
-    monkeypatch.setattr(cohort_mod.thermal, "__file__", str(fake))
-    assert cohort_mod.cache_key(p) != key
+
+
+#: Prints the code keys of the cohort generator, the replay's forests, the image CNN's fit and the metadata
+#: chapter's folds, in a process that imports the packages from the folder on its path (a copy, edited by the test).
+KEYS = """
+from fusionlib.cache import code_key
+from fusionlib.data.cohort import make_synthetic_cohort
+from fusionlib.models.train import fit_head
+from fusionstudy.chapters import metadata
+from fusionstudy.replay import protocol
+print(code_key(make_synthetic_cohort), code_key(protocol.forest_stage), code_key(fit_head),
+      code_key(metadata._fit_predict))
+"""
+
+
+def test_every_cache_key_follows_the_code_its_function_reaches(tmp_path):
+    """Cache keys are derived, not listed: editing the replay's row reader (``read_rows``), the thermal renderer or
+    the feature pipeline changes the keys of exactly the entries whose code reaches it."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[1]
+    for pkg in ("fusionlib", "fusionstudy"):
+        shutil.copytree(project / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def keys():
+        out = subprocess.run([sys.executable, "-c", KEYS], capture_output=True, text=True, check=True,
+                             cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        return dict(zip(("cohort", "forests", "cnn", "metadata"), out.stdout.split()))
+
+    def edit(rel, old, new):
+        path = tmp_path / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+
+    before = keys()
+    edit("fusionstudy/replay/protocol.py", "def read_rows(", "def read_rows(  # edited\n    ")
+    after_rows = keys()
+    assert after_rows["forests"] != before["forests"]                     # the row reader: the forests recompute
+    assert {k: after_rows[k] for k in ("cohort", "cnn", "metadata")} == {k: before[k] for k in ("cohort", "cnn", "metadata")}
+    edit("fusionlib/data/thermal.py", '"""Thermal maps', '"""Thermal maps (edited)')
+    after_thermal = keys()
+    assert after_thermal["cohort"] != after_rows["cohort"]                  # the generator reaches thermal.py
+    edit("fusionstudy/plots.py", '"""Figures', '"""Figures (edited)')   # reached by none of them
+    assert keys() == after_thermal
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_key", "empty"])

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from conftest import REAL_CSV, needs_real_csv
-from fusionlib.cohort import CLASSES, LABEL, TEMPERATURE_COLUMNS, make_synthetic_cohort
+from fusionlib.data.cohort import CLASSES, LABEL, TEMPERATURE_COLUMNS, make_synthetic_cohort
 
 
 def test_same_seed_same_cohort_other_seed_other_cohort(tiny_cohort):

@@ -1,6 +1,6 @@
 """What `make book` prints (issue 14 item 7): the study's progress, per task and per fold from inside a kernel,
 no kernel or TensorFlow chatter, and on a failure the failed notebook's path and the cell's exception. Real
-papermill kernels on a plan of tiny notebooks (``python -m fusionlib.study --plan-json``)."""
+papermill kernels on a plan of tiny notebooks (``python -m fusionstudy.build.study --plan-json``)."""
 
 import json
 import subprocess
@@ -10,13 +10,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fusionlib import console
+from fusionstudy.build import console
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 CODE = """\
 import sys
-from fusionlib import console
+from fusionstudy.build import console
 print("ordinary stderr output stays in the notebook", file=sys.stderr)
 console.progress(f"{name}: halfway there")
 if fail:
@@ -42,7 +42,7 @@ def _plan(tmp_path: Path, fail: set) -> Path:
 
 def _run(tmp_path: Path, fail: set) -> subprocess.CompletedProcess:
     root = tmp_path / "root"
-    cmd = [sys.executable, "-m", "fusionlib.study", "--scale", "smoke", "--root", str(root),
+    cmd = [sys.executable, "-m", "fusionstudy.build.study", "--scale", "smoke", "--root", str(root),
            "--plan-json", str(_plan(tmp_path, fail)), "--jobs", "1"]
     return subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, timeout=300)
 
@@ -134,7 +134,7 @@ def test_the_fold_message_estimates_what_is_left():
 def test_filtered_stderr_passes_errors_and_logs_everything(tmp_path):
     log = tmp_path / "stderr.log"
     script = (
-        "import sys\nfrom fusionlib import console\n"
+        "import sys\nfrom fusionstudy.build import console\n"
         f"with console.filtered_stderr({str(log)!r}):\n"
         "    print('[IPKernelApp] WARNING | Kernel is running over TCP without encryption.', file=sys.stderr)\n"
         "    print('ValueError: shown', file=sys.stderr)\n"

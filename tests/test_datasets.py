@@ -1,4 +1,4 @@
-"""The public-data fetcher (fusionlib.datasets), against a local HTTP server on 127.0.0.1 — never the internet."""
+"""The public-data fetcher (fusionlib.data.datasets), against a local HTTP server on 127.0.0.1 — never the internet."""
 
 import hashlib
 import http.server
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fusionlib import datasets, dfu, study
-from fusionlib.datasets import DataHashWarning, DataUnavailable, PublicFile
-from fusionlib.hashing import file_sha256
+from fusionlib.data import datasets, dfu
+from fusionstudy.build import study
+from fusionlib.data.datasets import DataHashWarning, DataUnavailable, PublicFile
+from fusionlib.cache.hashing import file_sha256
 
 from conftest import DFU_DIR
 

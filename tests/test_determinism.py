@@ -1,13 +1,13 @@
 """Bit-identical results from two separate processes (issue 6: reproducibility).
 
-Each arm runs twice, in two fresh Python processes (``python -c``: run :func:`fusionlib.runner.run_arm`,
-write it with :func:`fusionlib.runner.write_result`), and the written files are compared byte for byte:
+Each arm runs twice, in two fresh Python processes (``python -c``: run :func:`fusionlib.arms.runner.run_arm`,
+write it with :func:`fusionlib.arms.runner.write_result`), and the written files are compared byte for byte:
 ``metrics.csv``, the decompressed ``predictions.csv.gz`` (gzip stamps the time in its header) and
 ``history.json``; ``info.json`` must match except for its timings (``wall_s`` and the like). The first
 process generates the synthetic cohort and stores it in the on-disk cache, the second reads it back, so this
 also checks that a cached cohort gives the same results as a generated one.
 
-What makes it hold: :func:`fusionlib.train.set_determinism` seeds Python, NumPy and Keras per fold and turns
+What makes it hold: :func:`fusionlib.models.train.set_determinism` seeds Python, NumPy and Keras per fold and turns
 on ``tf.config.experimental.enable_op_determinism()``; the RF is seeded (its thread count does not change
 its trees); and both processes get the same TensorFlow **intra-op** thread pool (by default one thread per
 core, so: same machine or same core count). Measured on a 2-core CPU (TensorFlow 2.21, image_only, 40
@@ -36,7 +36,7 @@ ARMS = {
                       "cohort": {"n_patients": 24, "image_size": 16}, "train": {"epochs": 2}},
 }
 
-RUN = ("import json, sys; from fusionlib import runner; "
+RUN = ("import json, sys; from fusionlib.arms import runner; "
        "r = runner.run_arm(json.loads(sys.argv[1]), progress=False); runner.write_result(r, sys.argv[2])")
 
 

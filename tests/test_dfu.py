@@ -7,10 +7,11 @@ import pytest
 from conftest import REAL_CSV, needs_real_csv
 from fixtures_dfu import (BOTTOM, BOX_HEADER, CLINICAL_HEADER, FRAME, IMAGES, TOP, box_row, filename, visit_rows,
                           write_csv, write_layout, write_png)
-from fusionlib import datasets, dfu, thermal
-from fusionlib.cohort import TEMPERATURE_COLUMNS
-from fusionlib.features import clinical_features, labels
-from fusionlib.splits import patient_folds
+from fusionlib.data import datasets, dfu, thermal
+from fusionstudy.chapters import realdata
+from fusionlib.data.cohort import TEMPERATURE_COLUMNS
+from fusionlib.data.features import clinical_features, labels
+from fusionlib.data.splits import patient_folds
 
 REAL_BOXES = REAL_CSV.parent / dfu.BOXES_CSV
 
@@ -194,7 +195,7 @@ def test_visits_without_images_are_kept_and_counted(layout):
     n_visits = len(visit_rows())
     assert len(c.visits) == n_visits
     assert c.params["report"]["visits_without_images"] == n_visits - 3
-    summary = dfu.cohort_summary(c).set_index("quantity")["value"]
+    summary = realdata.cohort_summary(c).set_index("quantity")["value"]
     assert summary["visits without images"] == n_visits - 3 and summary["image rows"] == 5
     X = clinical_features(c.visits)
     assert len(X) == len(labels(c.visits)) == n_visits
@@ -301,9 +302,9 @@ def test_load_cohort_kinds_and_how_to_point_to_the_data(layout, monkeypatch, tmp
 
 
 def test_realdata_arms_are_valid_corrected_settings():
-    from fusionlib.settings import ArmSettings, head_names
+    from fusionlib.arms.settings import ArmSettings, head_names
 
-    arms = [ArmSettings.from_dict(a) for a in dfu.realdata_arms(3, 1, 50, train={"epochs": 2})]
+    arms = [ArmSettings.from_dict(a) for a in realdata.realdata_arms(3, 1, 50, train={"epochs": 2})]
     assert [a.head for a in arms] == list(head_names())                 # every head of the head table
     assert {a.condition for a in arms if a.head != "image_only"} == {"corrected"} and arms[0].n_splits == 3
 
@@ -358,5 +359,5 @@ def test_real_semi_real_cohort_builds():
     assert np.bincount(labels(c.visits)).tolist() == [274, 496, 117]
     folds = patient_folds(labels(c.visits), c.groups_visit, n_splits=5, n_repeats=1)
     assert sum(len(f.val) for f in folds) == 887
-    summary = dfu.cohort_summary(c).set_index("quantity")["value"]
+    summary = realdata.cohort_summary(c).set_index("quantity")["value"]
     assert summary["patients"] == 268 and summary["rows dropped: duplicated visit"] == 3

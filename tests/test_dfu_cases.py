@@ -1,4 +1,4 @@
-"""The bad-input cases of the real-data readers (:mod:`fusionlib.dfu_cases`, one test each), and the behaviour
+"""The bad-input cases of the real-data readers (:mod:`fusionstudy.chapters.dfu_cases`, one test each), and the behaviour
 behind them: 16-bit and resized images, missing and unused image files, the schema, folds over the visits with
 images, metrics with an absent class."""
 
@@ -11,9 +11,11 @@ from PIL import Image
 from sklearn.metrics import f1_score
 
 from fixtures_dfu import FRAME, IMAGES, box_row, filename, visit_rows, write_csv, write_layout, write_png, write_png16
-from fusionlib import dfu, dfu_cases, features, schema
-from fusionlib.metrics import classification_metrics
-from fusionlib.splits import patient_folds, scored_visits
+from fusionlib.data import dfu, features, schema
+from fusionstudy.chapters import realdata
+from fusionstudy.chapters import dfu_cases
+from fusionlib.evaluation.metrics import classification_metrics
+from fusionlib.data.splits import patient_folds, scored_visits
 
 FIRST = dfu_cases.FIRST
 
@@ -176,7 +178,7 @@ def test_missing_images_skipped_are_dropped_and_reported(tmp_path):
     assert report["missing_images"] == 3 and report["dropped_boxes_missing_image"] == 3
     assert report["missing_image_names"] == list(IMAGES)[1:]
     assert report["visits_without_images"] == len(visit_rows()) - 1
-    summary = dfu.cohort_summary(c).set_index("quantity")["value"]
+    summary = realdata.cohort_summary(c).set_index("quantity")["value"]
     assert summary["images missing (their boxes dropped)"] == 3
     with pytest.raises(ValueError, match="on_missing='ignore'"):
         load(paths, on_missing="ignore")
@@ -278,8 +280,8 @@ def worst_share_gap(folds, y_row, image_visit):
 
 
 def test_a_partial_image_folder_splits_with_balanced_scored_rows(tmp_path):
-    from fusionlib.runner import _Data
-    from fusionlib.settings import ArmSettings
+    from fusionlib.arms.runner import _Data
+    from fusionlib.arms.settings import ArmSettings
 
     c = load(partial_layout(tmp_path))
     assert c.params["report"]["visits_without_images"] == 32 and len(c.images) == 2 * 88

@@ -1,5 +1,5 @@
 """Value domains, the one rule of coded cells and the file-layout checks of the clinical reader
-(:mod:`fusionlib.schema`, :func:`fusionlib.dfu._read_csv`); the bad-input table's rows for them are in
+(:mod:`fusionlib.data.schema`, :func:`fusionlib.data.dfu._read_csv`); the bad-input table's rows for them are in
 ``test_dfu_cases.py``."""
 
 import warnings
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REAL_CSV, needs_real_csv
 from fixtures_dfu import BOX_HEADER, CLINICAL_HEADER, box_row, filename, visit_rows, write_csv
-from fusionlib import dfu, features, schema
+from fusionlib.data import dfu, features, schema
 
 LABEL = "Healing Phase Abs"
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from conftest import REAL_CSV, needs_real_csv
-from fusionlib.features import (IDENTIFIERS, LABEL_RESTATEMENTS, TEMPERATURES, clinical_features, labels,
+from fusionlib.data.features import (IDENTIFIERS, LABEL_RESTATEMENTS, TEMPERATURES, clinical_features, labels,
                                 make_imputer)
 
 

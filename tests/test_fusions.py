@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fusionlib.fusions import AlphaGridFusion, LogLinearFusion, StackingFusion, make_fusion
+from fusionlib.models.fusions import AlphaGridFusion, LogLinearFusion, StackingFusion, make_fusion
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fusionlib.heads import build_model, head_block, inputs_of
-from fusionlib.settings import head_names
+from fusionlib.models.heads import build_model, head_block, inputs_of
+from fusionlib.arms.settings import head_names
 
 
 def trainable(model, layer):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fusionlib.losses import cross_entropy, focal_ordinal
+from fusionlib.models.losses import cross_entropy, focal_ordinal
 
 Y = np.eye(3, dtype="float32")[[0, 2]]
 P = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]], "float32")

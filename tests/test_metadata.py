@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib import metadata as md
-from fusionlib import metadata_tables as mt
-from fusionlib.features import labels
-from fusionlib.rf import MetadataForest
-from fusionlib.splits import patient_folds
+from fusionstudy.chapters import metadata as md
+from fusionstudy.chapters import metadata_tables as mt
+from fusionlib.data.features import labels
+from fusionlib.models.rf import MetadataForest
+from fusionlib.data.splits import patient_folds
 
 from conftest import REAL_CSV, needs_real_csv
 
@@ -188,8 +188,8 @@ def test_nested_result_tables_and_the_same_folds_as_the_runner(visits, tiny_coho
                        inner_splits=2, **FAST)
     assert len(res.nested) == len(visits)                       # every visit reported once per repeat
     assert set(res.nested["visit"]) == set(range(len(visits)))
-    from fusionlib.runner import _Data
-    from fusionlib.settings import ArmSettings
+    from fusionlib.arms.runner import _Data
+    from fusionlib.arms.settings import ArmSettings
 
     runner_folds = _Data(tiny_cohort, ArmSettings.from_dict({"n_splits": 3, "n_repeats": 1})).folds
     for f, g in zip(res.folds, runner_folds):
@@ -274,7 +274,7 @@ def test_ablation_rows_pair_each_choice_and_mark_the_leaks(visits):
 @needs_real_csv
 @pytest.mark.filterwarnings("ignore:.*duplicated visit")
 def test_real_csv_exudate_gap_is_a_level_and_the_semi_real_visits_are_the_same_table():
-    from fusionlib import dfu
+    from fusionlib.data import dfu
 
     v = dfu.read_clinical(REAL_CSV, on_duplicate="first")
     enc = md.MetadataEncoder("missing_level").fit(md.metadata_features(v))
@@ -284,10 +284,10 @@ def test_real_csv_exudate_gap_is_a_level_and_the_semi_real_visits_are_the_same_t
 
 
 def test_the_scales_share_the_studys_folds_and_forests():
-    from fusionlib.experiments import SCALES
+    from fusionstudy.scales import SCALES
 
-    for scale, knobs in md.SCALES.items():
-        common = SCALES[scale]["common"]
+    for scale, table in SCALES.items():
+        knobs, common = table["metadata"], table["common"]
         assert (knobs["n_splits"], knobs["n_repeats"], knobs["n_estimators"]) == \
             (common["n_splits"], common["n_repeats"], common["rf_trees"]), scale
         assert knobs["inner_splits"] >= 2 and knobs["inner_estimators"] <= knobs["n_estimators"]
@@ -295,10 +295,10 @@ def test_the_scales_share_the_studys_folds_and_forests():
 
 def test_the_bar_pairs_every_fusion_with_the_new_bar_and_the_reports_arm(visits):
     """The real-data page's comparison: fusion arms against the nested arm and the report's metadata arm,
-    through :func:`fusionlib.analysis.comparison_table` (here with stand-in arms on the same folds)."""
+    through :func:`fusionstudy.chapters.analysis.comparison_table` (here with stand-in arms on the same folds)."""
     from dataclasses import replace as _replace
 
-    from fusionlib import analysis
+    from fusionstudy.chapters import analysis
 
     res = md.nested_cv(visits, [md.REPORT, md.MetadataConfig("rf3_balanced", "missing_level")], n_splits=3,
                        n_repeats=2, inner_splits=2, **FAST)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from fusionlib.metrics import classification_metrics, per_visit, summarise, tidy_metrics
+from fusionlib.evaluation.metrics import classification_metrics, per_visit, summarise, tidy_metrics
 
 
 def predictions():

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from fusionlib import pin
+from fusionstudy.build import pin
 
 
 def _metrics(arm: str, kappas: list[float]) -> pd.DataFrame:
@@ -23,7 +23,7 @@ def _metrics(arm: str, kappas: list[float]) -> pd.DataFrame:
 @pytest.fixture
 def book(tmp_path, monkeypatch):
     """A generated folder with three arms' metrics (no experiment the verdicts read: they are tested below)."""
-    from fusionlib import verdicts
+    from fusionstudy.chapters import verdicts
 
     monkeypatch.setattr(verdicts, "collect", lambda generated: {})
     gen = tmp_path / "book" / "generated"
@@ -201,7 +201,7 @@ def test_a_perturbed_value_still_fails_and_an_exact_group_is_checked_exactly():
 
 @pytest.mark.parametrize("scale", ["smoke", "default"])
 def test_the_tolerances_are_the_ones_the_recorded_builds_give(scale):
-    """fusionlib/tolerances.py is derived (benchmarks/spread.py report --write), never edited: re-deriving it
+    """fusionstudy/build/tolerances.py is derived (benchmarks/spread.py report --write), never edited: re-deriving it
     from the committed records gives the same groups and tolerances."""
     from benchmarks import spread
 

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from fusionlib import plots  # noqa: E402
+from fusionstudy import plots  # noqa: E402
 
 
 def test_kappa_by_arm_has_a_row_per_arm_and_a_legend_in_the_bars_colours():

@@ -1,11 +1,11 @@
-"""fusionlib.present: one table, three deterministic renderings (HTML for the web book, Markdown for the PDF,
+"""fusionstudy.present: one table, three deterministic renderings (HTML for the web book, Markdown for the PDF,
 plain text for nbval), no index column, numbers formatted once."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib.present import MISSING, table
+from fusionstudy.present import MISSING, table
 
 
 @pytest.fixture

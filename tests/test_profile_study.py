@@ -12,9 +12,9 @@ MAIN = ("thread (15798): MainThread;_run_module_as_main (<frozen runpy>:198);_ru
 
 
 def test_a_stack_gets_the_first_category_that_matches():
-    assert ps.categorise(MAIN + ";run_arms (fusionlib/runner.py:300);_image_model (fusionlib/runner.py:110);"
+    assert ps.categorise(MAIN + ";run_arms (fusionlib/arms/runner.py:300);_image_model (fusionlib/arms/runner.py:110);"
                          "fit (keras/src/backend/tensorflow/trainer.py:320)") == "CNN training"
-    assert ps.categorise(MAIN + ";_rf_visit (fusionlib/runner.py:131);fit (sklearn/ensemble/_forest.py:400)") \
+    assert ps.categorise(MAIN + ";_rf_visit (fusionlib/arms/runner.py:131);fit (sklearn/ensemble/_forest.py:400)") \
         == "RF fitting and prediction"
     assert ps.categorise(MAIN + ";<module> (<cell>);_find_and_load (<frozen importlib._bootstrap>:1176);"
                          "<module> (keras/__init__.py:2)") == "imports"
@@ -39,7 +39,7 @@ def test_the_report_matches_kernels_to_tasks_and_counts_idle_cores(tmp_path):
         "[1/2      0s] a: running (1 after it)", "[2/2      5s] b: running (0 after it)",
         "[1/2     10s] a: done in 10s, peak 1 MiB", "[2/2     30s] b: done in 25s, peak 1 MiB"]))
     for begin, end, stack in ((start + 1, start + 10, ";fit (sklearn/ensemble/_forest.py:1) 80"),
-                              (start + 6, start + 30, ";fit_bundle (fusionlib/bundle.py:229) 200")):
+                              (start + 6, start + 30, ";fit_bundle (fusionlib/models/bundle.py:229) 200")):
         kernel = tmp_path / f"kernel-{begin}.raw"                # named at its start, written at its end
         kernel.write_text(MAIN + stack)
         ps.os.utime(kernel, (end, end))

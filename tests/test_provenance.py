@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fusionlib import provenance, study
+from fusionlib import environment as environment_mod
+from fusionstudy.build import provenance, study
 
 CPUINFO = """\
 processor\t: 0
@@ -46,17 +47,17 @@ def test_git_state_names_the_commit_and_whether_the_tree_is_clean(tmp_path):
 
 def test_cpu_info_reads_the_model_and_the_instruction_sets_tensorflow_uses(tmp_path):
     (tmp_path / "cpuinfo").write_text(CPUINFO)
-    info = provenance.cpu_info(tmp_path / "cpuinfo")
+    info = environment_mod.cpu_info(tmp_path / "cpuinfo")
     assert info["cpu_model"] == "Intel(R) Xeon(R) Platinum 8480+"
     assert info["cpu_isa"] == "amx_bf16 amx_tile avx avx2 avx512_vnni avx512bw avx512f avx_vnni f16c fma sse4_2"
-    assert provenance.cpu_info(tmp_path / "absent")["cpu_isa"] == "unknown"
+    assert environment_mod.cpu_info(tmp_path / "absent")["cpu_isa"] == "unknown"
 
 
 def test_every_result_records_commit_cpu_and_lock(monkeypatch):
-    from fusionlib.train import environment
+    from fusionlib.models.train import environment
 
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
-    env = environment()
+    env = environment(provenance.project_state())
     for key in ("commit", "tree", "cpu_model", "cpu_isa", "lock", "cpu_count", "device"):
         assert env[key], key
     assert env["tree"] in ("clean", "dirty", "unknown")
@@ -67,7 +68,7 @@ def test_every_result_records_commit_cpu_and_lock(monkeypatch):
 def test_a_changed_lock_changes_every_tasks_hash(tmp_path):
     lock = tmp_path / "lock-cpu.txt"
     lock.write_text("numpy==2.0 --hash=sha256:aa\n")
-    mods = {"settings"}
+    mods = {"fusionlib.arms.settings"}
     before = study.code_hash(mods, lock=lock)
     lock.write_text("numpy==2.1 --hash=sha256:bb\n")
     after = study.code_hash(mods, lock=lock)
@@ -138,7 +139,7 @@ def test_retitle_replaces_an_earlier_footer(tmp_path):
 
 
 def test_retitle_folds_code_for_readers_and_keeps_a_templates_own_choice(tmp_path):
-    from fusionlib import console
+    from fusionstudy.build import console
 
     def code(source, outputs=(), tags=()):
         cell = nbformat.v4.new_code_cell(source)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fusionlib import publish
+from fusionstudy.build import publish
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOW = PROJECT / ".github" / "workflows" / "book.yml"

@@ -1,6 +1,6 @@
 """One place for each fact (issue 13): a head added as one row of the head table plus its function reaches every
 list of heads; an experiment added as one record reaches the plan, its page and the findings' reading; the results
-layer, the analysis, the findings and the study import no TensorFlow; what an experiment depends on is derived."""
+layer, the analysis, the findings and the study import no TensorFlow (what an experiment depends on: tests/test_architecture.py)."""
 
 import json
 import subprocess
@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlib import analysis, experiments, findings, pages, settings, study
-from fusionlib.metrics import PROBA, RF, tidy_metrics
-from fusionlib.results import ArmResult
-from fusionlib.settings import ArmSettings, Head
+from fusionstudy.chapters import analysis, findings
+from fusionstudy import experiments
+from fusionstudy.build import pages, study
+from fusionlib.arms import settings
+from fusionlib.evaluation.metrics import PROBA, RF, tidy_metrics
+from fusionlib.arms.results import ArmResult
+from fusionlib.arms.settings import ArmSettings, Head
 
 PROJECT_NOTEBOOKS = study.NOTEBOOKS
 
@@ -41,7 +44,7 @@ def fake_experiment(name: str, scale: str = "smoke") -> dict:
 @pytest.fixture
 def toy_head(monkeypatch):
     """A toy Keras fusion head: one function in heads.py, one row in the head table — nothing else touched."""
-    from fusionlib import heads
+    from fusionlib.models import heads
 
     def toy(rf, image_probs):
         """The plain average of the two probability vectors (no weights)."""
@@ -71,7 +74,7 @@ def test_a_head_in_one_row_reaches_the_grid_the_arm_pages_and_the_findings(toy_h
 
 
 def test_the_toy_head_builds_as_a_keras_head_block(toy_head):
-    from fusionlib.heads import build_model, head_block
+    from fusionlib.models.heads import build_model, head_block
 
     block = head_block(toy_head, 2)
     x = np.full((4, 2, 3), 1 / 3, "float32")
@@ -81,7 +84,7 @@ def test_the_toy_head_builds_as_a_keras_head_block(toy_head):
 
 
 def test_the_head_table_is_the_only_list_of_heads():
-    from fusionlib import fusions, heads
+    from fusionlib.models import fusions, heads
 
     assert settings.head_names(kind="robust") == ("stacking", "loglinear", "alpha_grid")
     assert settings.head_names(kind="keras") == ("metadata_only", "baseline", "fix1", "fix2", "fix3", "fix23")
@@ -141,33 +144,15 @@ def replace_name(r: ArmResult, name: str) -> ArmResult:
 
 
 def test_results_analysis_findings_and_study_import_no_tensorflow():
-    code = ("import sys; import fusionlib.results, fusionlib.analysis, fusionlib.findings, fusionlib.study, "
-            "fusionlib.experiments, fusionlib.settings, fusionlib.agreement, fusionlib.report; "
+    code = ("import sys; import fusionlib.arms.results, fusionstudy.chapters.analysis, fusionstudy.chapters.findings, fusionstudy.build.study, "
+            "fusionstudy.experiments, fusionlib.arms.settings, fusionstudy.chapters.agreement, fusionstudy.report; "
             "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().replace("'", '"')) == []
 
 
-def test_what_an_experiment_depends_on_is_derived_from_its_imports(tmp_path):
-    from fusionlib import dependencies
-
-    pkg = tmp_path / "fusionlib"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "runner.py").write_text("from . import helper\nfrom .settings import X\n")
-    (pkg / "helper.py").write_text("def f():\n    from .brand_new import g\n")   # an import inside a function
-    (pkg / "settings.py").write_text("X = 1\n")
-    (pkg / "brand_new.py").write_text("g = 2\n")
-    (pkg / "plots.py").write_text("import numpy\n")
-    nb = {"cells": [{"cell_type": "code", "source": "%matplotlib inline\nfrom fusionlib import runner\n"}]}
-    (tmp_path / "exp.ipynb").write_text(json.dumps(nb))
-    mods = dependencies.notebook_modules(tmp_path / "exp.ipynb", pkg)
-    assert mods == {"__init__", "runner", "helper", "settings", "brand_new"}        # a new module is reached ...
-    assert "plots" not in mods                                                       # ... one not imported is not
-
-
 def test_the_results_page_numbers_read_the_report_records():
-    from fusionlib.report import REPORTED
+    from fusionstudy.report import REPORTED
 
     report = fake_experiment("report")
     comp = analysis.against_metadata(report, weights=("quadratic",), n_boot=20)

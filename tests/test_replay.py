@@ -1,4 +1,4 @@
-"""The replay of the original protocol (fusionlib.replay): fold generator, oversampler, categorical coding, defect
+"""The replay of the original protocol (fusionstudy.replay.protocol): fold generator, oversampler, categorical coding, defect
 switches, reader errors, and the recorded 3-fold log where the public row table is present.
 
 Runs in the project's environment and in the pinned one (``.venv-replay/bin/python -m pytest tests/test_replay.py``):
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import sklearn
 
-from fusionlib import replay
-from fusionlib import replay_studies as studies
+from fusionstudy.replay import protocol as replay
+from fusionstudy.replay import studies as studies
 
 DFU_DIR = Path(os.environ.get("DFU_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dfu"))
 ROWS = DFU_DIR / replay.ROWS_CSV
@@ -167,8 +167,8 @@ def _write(folder: Path, table: pd.DataFrame) -> Path:
 
 
 def test_reader_checks_the_sha256_against_the_pinned_public_file(tmp_path, monkeypatch):
-    from fusionlib import datasets
-    from fusionlib.hashing import file_sha256
+    from fusionlib.data import datasets
+    from fusionlib.cache.hashing import file_sha256
 
     folder = _write(tmp_path / "ok", _table())
     sha = file_sha256(folder / replay.ROWS_CSV)
@@ -243,7 +243,7 @@ def test_normalisation_never_changes_the_rf_alone_and_rarely_a_fixed_average():
 # ------------------------------------------------------------------------------------------------ findings
 def test_findings_say_what_is_missing_without_the_replay():
     pytest.importorskip("keras")
-    from fusionlib import findings
+    from fusionstudy.chapters import findings
 
     assert "missing" in findings.short_answer(None)
     table = findings.provenance_table(None)
@@ -254,7 +254,7 @@ def test_findings_say_what_is_missing_without_the_replay():
 
 def test_the_study_plan_has_the_replay_page_before_the_findings():
     pytest.importorskip("papermill")
-    from fusionlib import study
+    from fusionstudy.build import study
 
     tasks = study.plan("smoke")
     names = [t.name for t in tasks]
@@ -265,7 +265,7 @@ def test_the_study_plan_has_the_replay_page_before_the_findings():
 # ------------------------------------------------------------------------------------------------ the real rows
 @needs_rows
 def test_the_fold_generator_assigns_the_patients_the_log_records():
-    from fusionlib.report import ORIGINAL_3FOLD
+    from fusionstudy.report import ORIGINAL_3FOLD
 
     rows = replay.read_rows(DFU_DIR)
     t = replay._metadata_rows(rows.table)
@@ -312,7 +312,7 @@ def test_each_defect_switch_changes_what_it_should():
 
 @needs_rows
 def test_the_replay_reproduces_the_recorded_fold_1_confusion_matrix():
-    from fusionlib.report import ORIGINAL_3FOLD
+    from fusionstudy.report import ORIGINAL_3FOLD
 
     rec = ORIGINAL_3FOLD[0]
     job = {"data_dir": str(DFU_DIR), "n_folds": 3, "split_seed": 42, "fold": 0,

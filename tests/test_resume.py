@@ -1,6 +1,6 @@
 """A study killed mid-way (SIGKILL of its process group) resumes: finished tasks are not redone and no
 half-written result is ever presented. Real papermill and kernels, on a plan of three tiny notebooks
-(``python -m fusionlib.study --plan-json``); the second one blocks while a marker file exists."""
+(``python -m fusionstudy.build.study --plan-json``); the second one blocks while a marker file exists."""
 
 import json
 import os
@@ -14,7 +14,7 @@ import nbformat
 import psutil
 import pytest
 
-from fusionlib import study
+from fusionstudy.build import study
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def _write_plan(tmp_path: Path, block: Path) -> Path:
 
 
 def _study_cmd(plan: Path, root: Path) -> list[str]:
-    return [sys.executable, "-m", "fusionlib.study", "--scale", "smoke", "--root", str(root), "--plan-json", str(plan),
+    return [sys.executable, "-m", "fusionstudy.build.study", "--scale", "smoke", "--root", str(root), "--plan-json", str(plan),
             "--jobs", "1"]
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from fusionlib.features import clinical_features, labels
-from fusionlib.rf import MetadataForest, fold_probabilities, training_probabilities
-from fusionlib.splits import patient_folds
+from fusionlib.data.features import clinical_features, labels
+from fusionlib.models.rf import MetadataForest, fold_probabilities, training_probabilities
+from fusionlib.data.splits import patient_folds
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,18 @@ import pytest
 
 from dataclasses import asdict
 
-from fusionlib import results, runner
-from fusionlib.experiments import report_arms
-from fusionlib.results import write_result
-from fusionlib.runner import run_arm, run_arms
-from fusionlib.settings import ArmSettings
+from fusionlib.arms import results, runner
+from fusionstudy.experiments import main as experiments_main, report_arms
+from fusionlib.arms.results import write_result
+from fusionlib.arms.runner import run_arm, run_arms
+from fusionlib.arms.settings import ArmSettings
 
 TINY = {"n_splits": 3, "n_repeats": 1, "train": {"epochs": 2, "width": 0.0625}}
 
 
 @pytest.fixture(scope="module")
 def small_cohort():
-    from fusionlib.cohort import make_synthetic_cohort
+    from fusionlib.data.cohort import make_synthetic_cohort
 
     return make_synthetic_cohort(n_patients=40, seed=5)
 
@@ -104,7 +104,7 @@ def test_report_preset_lists_every_arm_under_both_conditions():
 
 def test_cli_runs_and_writes_a_summary(tmp_path, monkeypatch, small_cohort):
     monkeypatch.setattr(runner, "make_synthetic_cohort", lambda params: small_cohort)
-    rc = runner.main(["--heads", "metadata_only", "--conditions", "report", "--n-splits", "3", "--n-repeats", "1",
+    rc = experiments_main(["--heads", "metadata_only", "--conditions", "report", "--n-splits", "3", "--n-repeats", "1",
                       "--epochs", "1", "--out", str(tmp_path), "--quiet"])
     assert rc == 0
     summary = pd.read_csv(tmp_path / "summary.csv")
@@ -175,7 +175,7 @@ def test_load_or_run_loads_only_identical_settings(tmp_path, small_cohort, basel
     again, how = runner.load_or_run(baseline_run.settings, tmp_path)
     assert how == "loaded" and again.settings == baseline_run.settings
     calls = []
-    monkeypatch.setattr(runner, "run_arm", lambda s, progress=False: calls.append(s) or baseline_run)
+    monkeypatch.setattr(runner, "run_arm", lambda s, progress=False, provenance=None: calls.append(s) or baseline_run)
     other = {**asdict(baseline_run.settings), "rf_trees": 7}
     _, how = runner.load_or_run(other, tmp_path)
     assert how == "ran" and calls and calls[0].rf_trees == 7

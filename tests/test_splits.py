@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fusionlib.splits import assert_patient_disjoint, patient_folds
+from fusionlib.data.splits import assert_patient_disjoint, patient_folds
 
 
 def test_every_split_is_patient_disjoint_and_covers_all_visits(default_cohort):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from fusionlib.stats import corrected_ttest, fold_differences, paired_bootstrap
+from fusionlib.evaluation.stats import corrected_ttest, fold_differences, paired_bootstrap
 
 
 def arm_predictions(y, patient, accuracy, rng, repeat=0):

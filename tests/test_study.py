@@ -5,7 +5,7 @@ import shutil
 import nbformat
 import pytest
 
-from fusionlib import study
+from fusionstudy.build import study
 
 
 def test_plan_runs_experiments_then_the_pages_that_read_them():
@@ -178,7 +178,7 @@ def test_a_change_reruns_exactly_the_tasks_whose_notebook_reaches_the_module(tmp
     root = tmp_path / "root"
     study.run_study("smoke", root, log=lambda m: None)
     real = study.code_hash
-    for changed, expect_experiments in (("plots", False), ("bundle", True)):
+    for changed, expect_experiments in (("fusionstudy.plots", False), ("fusionlib.models.bundle", True)):
         monkeypatch.setattr(study, "code_hash",
                             lambda modules, lock=None, m=changed: real(modules) + (m if m in modules else ""))
         r = study.run_study("smoke", root, log=lambda m: None)
@@ -188,12 +188,16 @@ def test_a_change_reruns_exactly_the_tasks_whose_notebook_reaches_the_module(tmp
         assert not set(r.ran) & {t.name for t in study.plan("smoke") if t.kind == "arm"} - readers
     # a presentation module is not one an experiment reaches; the training code is
     exp = next(t for t in study.plan("smoke") if t.kind == "experiment")
-    assert {"runner", "bundle", "heads", "rf", "settings"} <= study.task_modules(exp)
-    assert not {"plots", "analysis", "findings", "study", "publish", "pin"} & study.task_modules(exp)
+    assert {f"fusionlib.{m}" for m in ("arms.runner", "models.bundle", "models.heads", "models.rf", "arms.settings")} \
+        <= study.task_modules(exp)
+    assert not {f"fusionstudy.{m}" for m in ("plots", "chapters.analysis", "chapters.findings", "build.study",
+                                             "build.publish", "build.pin")} & study.task_modules(exp)
     # presentation and provenance modules it does reach are left out of its hash (a change re-runs pages only)
-    from fusionlib.dependencies import notebook_modules
+    from fusionlib.cache.dependencies import notebook_modules
 
-    assert "present" in study.PRESENTATION and {"console", "provenance"} <= notebook_modules(study.NOTEBOOKS / exp.template)
+    assert "fusionstudy.present" in study.PRESENTATION
+    assert {"fusionstudy.build.console", "fusionstudy.build.provenance"} <= notebook_modules(
+        study.NOTEBOOKS / exp.template, study.PACKAGES, study.PROJECT)
     assert not set(study.PRESENTATION) & study.task_modules(exp)
 
 

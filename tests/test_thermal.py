@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fusionlib import thermal
+from fusionlib.data import thermal
 
 SCENE = thermal.Scene(wound=27.0, peri=31.0, skin=30.0, ambient=22.0, offset=0.0, cx=130, cy=180, rx=8, ry=10,
                       angle=0.2, gradient=0.0, foot=(135, 180, 110, 160), fov=0.72, noise=0.0)

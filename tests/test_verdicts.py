@@ -1,9 +1,9 @@
-"""The book's verdicts as data (fusionlib.verdicts): each with the number that decides it and its margin."""
+"""The book's verdicts as data (fusionstudy.chapters.verdicts): each with the number that decides it and its margin."""
 
 import pandas as pd
 import pytest
 
-from fusionlib import findings, verdicts
+from fusionstudy.chapters import findings, verdicts
 
 
 def test_a_ci_verdict_is_as_far_from_changing_as_its_nearer_bound_is_from_zero():

@@ -1,0 +1,1 @@
+"""The book's chapters: the tables, text and verdicts each page shows, computed from results."""

@@ -1,0 +1,230 @@
+"""Figures of the study: confusion matrices, training curves, κ per arm with error bars, thermal crops."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
+import numpy as np
+import pandas as pd
+
+from fusionlib.data.cohort import CLASSES
+from fusionlib.arms.settings import head_names
+
+
+def confusion_heatmap(cm: np.ndarray, title: str = "", ax=None):
+    """A 3 x 3 confusion matrix (rows true, columns predicted) as a row-normalised heat map with counts."""
+    import seaborn as sns
+
+    ax = ax or plt.subplots(figsize=(3.6, 3.2))[1]
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    sns.heatmap(share, annot=cm, fmt="d", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax,
+                xticklabels=CLASSES, yticklabels=CLASSES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return ax
+
+
+def training_curves(history: list[dict], ax=None):
+    """Training and inner-validation loss per epoch, one pair of lines per fold."""
+    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+    for h in history:
+        ep = np.arange(1, len(h["loss"]) + 1)
+        ax.plot(ep, h["loss"], color="tab:blue", alpha=0.35, lw=1)
+        ax.plot(ep, h["val_loss"], color="tab:orange", alpha=0.35, lw=1)
+    ax.plot([], [], color="tab:blue", label="training loss")
+    ax.plot([], [], color="tab:orange", label="inner-validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(frameon=False)
+    return ax
+
+
+def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", ax=None, reference: dict | None = None):
+    """Mean κ per arm as horizontal bars (one row per arm, labels readable at any count) with the fold-to-fold
+    sd (error bars), coloured by condition; optional reference markers ``{head: value}`` (e.g. the report's
+    measured κ). Without ``ax``, the figure is 7 in wide and 0.28 in per arm high."""
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 0.28 * len(summary) + 1.3))[1]
+    colours = {"report": "tab:red", "corrected": "tab:green", "": "tab:grey"}
+    y = np.arange(len(summary))
+    ax.barh(y, summary[metric], xerr=summary[f"{metric}_fold_sd"], capsize=2,
+            color=[colours.get(c, "tab:grey") for c in summary["condition"]], alpha=0.8)
+    if reference:
+        for i, head in enumerate(summary["head"]):
+            if head in reference:
+                ax.plot(reference[head], i, marker="D", color="black", ms=5, zorder=3)
+        ax.plot([], [], "D", color="black", ms=5, label="report's measured κ")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, summary["arm"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric.replace("_", " "))
+    handles, labels = ax.get_legend_handles_labels()
+    for cond, c in colours.items():
+        if cond and cond in set(summary["condition"]):  # a patch of the bars' colour (an empty bar has none)
+            handles.append(Patch(facecolor=c, alpha=0.8))
+            labels.append(f"{cond} conditions")
+    ax.legend(handles, labels, frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+    return ax
+
+
+def crop_grid(pixels: np.ndarray, labels: np.ndarray, per_class: int = 6, seed: int = 0):
+    """Example preprocessed thermal crops, one row per class."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(3, per_class, figsize=(1.2 * per_class, 3.8))
+    for c, row in enumerate(axes):
+        idx = rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+        for ax, i in zip(row, idx):
+            ax.imshow(pixels[i])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(CLASSES[c])
+    return fig
+
+
+def train_vs_validation(summary: pd.DataFrame, ax=None):
+    """Per arm, quadratic κ per image row on the model's own training rows beside the reporting fold's."""
+    ax = ax or plt.subplots(figsize=(9, 3.8))[1]
+    x = np.arange(len(summary))
+    ax.bar(x - 0.2, summary["kappa_quadratic_train_row"], width=0.4, label="training rows")
+    ax.bar(x + 0.2, summary["kappa_quadratic_row"], width=0.4, label="reporting fold")
+    ax.set_xticks(x, summary["arm"], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("quadratic κ per image row")
+    ax.legend(frameon=False)
+    return ax
+
+
+def grid_heatmap(grid: pd.DataFrame, ax=None):
+    """The root-cause grid: κ per (source, decomposition) row and head column, annotated."""
+    import seaborn as sns
+
+    ax = ax or plt.subplots(figsize=(7.5, 4.2))[1]
+    labels = [f"{s} / {d}" for s, d in grid.index]
+    sns.heatmap(grid.to_numpy(), annot=True, fmt=".3f", cmap="viridis", ax=ax, xticklabels=list(grid.columns),
+                yticklabels=labels, cbar_kws={"label": "quadratic κ per visit"})
+    ax.set_xlabel("head")
+    ax.set_ylabel("RF source / decomposition")
+    return ax
+
+
+def comparison_forest(table: pd.DataFrame, tag: str = "quad", ax=None):
+    """Differences in κ against the reference with their bootstrap 95 % CIs, one line per comparison."""
+    ax = ax or plt.subplots(figsize=(6.5, 0.35 * len(table) + 1.2))[1]
+    y = np.arange(len(table))[::-1]
+    d = table[f"Δκ {tag}"].to_numpy()
+    ax.errorbar(d, y, xerr=[d - table[f"_low {tag}"], table[f"_high {tag}"] - d], fmt="o", capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, table["arm"], fontsize=8)
+    ax.set_xlabel(f"Δκ ({'quadratic' if tag == 'quad' else 'unweighted'}) vs reference, 95 % patient-bootstrap CI")
+    return ax
+
+
+def weights_by_fold(weights: dict[str, pd.DataFrame], ax=None):
+    """H1: per head, the fitted Dense kernel's diagonal weight on the RF inputs vs on the image inputs, one
+    point per fold."""
+    ax = ax or plt.subplots(figsize=(6, 3.6))[1]
+    for i, (name, w) in enumerate(weights.items()):
+        ax.scatter(w["rf diagonal"], w["image diagonal"], label=name, alpha=0.7, s=18)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlabel("sum of RF -> same-class weights")
+    ax.set_ylabel("sum of image -> same-class weights")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def alpha_hist(alphas: dict[str, np.ndarray], expected=(0.6, 0.8), ax=None):
+    """H1: the distribution of the learned alpha over reporting rows, with the report's expected range."""
+    ax = ax or plt.subplots(figsize=(5.5, 3.2))[1]
+    for name, a in alphas.items():
+        ax.hist(a, bins=np.linspace(0, 1, 41), alpha=0.5, label=name, density=True)
+    ax.axvspan(*expected, color="grey", alpha=0.2, label="report's expectation")
+    ax.set_xlabel("alpha (weight of the RF branch)")
+    ax.set_ylabel("density")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def max_probability_hist(tables: dict[str, pd.DataFrame], ax=None):
+    """H2: the RF input's top probability on training rows vs reporting rows, per RF source."""
+    n = len(tables)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 3), sharey=True) if ax is None else (None, [ax])
+    for a, (name, t) in zip(np.atleast_1d(axes), tables.items()):
+        for split, colour in (("train", "tab:blue"), ("val", "tab:orange")):
+            a.hist(t.loc[t["split"] == split, "max probability"], bins=np.linspace(0.3, 1.1, 41), density=True,
+                   alpha=0.5, color=colour, label="training rows" if split == "train" else "reporting rows")
+        a.set_title(name, fontsize=9)
+        a.set_xlabel("largest RF probability")
+    np.atleast_1d(axes)[0].legend(frameon=False, fontsize=7)
+    return fig
+
+
+def bn_stats_plot(stats: pd.DataFrame, ax=None):
+    """H2: per class, BN's moving sd against the sd of the RF input on training and on reporting rows."""
+    ax = ax or plt.subplots(figsize=(5.5, 3.2))[1]
+    g = stats.groupby("class")[["moving sd", "train sd", "val sd"]].mean()
+    g.plot.bar(ax=ax, rot=0)
+    ax.set_ylabel("sd of the RF probability")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def batch_sweep_plot(table: pd.DataFrame, ax=None):
+    """H2: κ against batch size, one line per (head, condition)."""
+    ax = ax or plt.subplots(figsize=(5.5, 3.4))[1]
+    for (cond, head), g in table.groupby(["condition", "head"]):
+        ax.plot(g["batch size"], g["κ quad"], marker="o", label=f"{head} ({cond})",
+                ls="-" if cond == "report" else "--")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("quadratic κ per visit")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def seed_strip(results: pd.DataFrame, ax=None):
+    """H3: κ per initialisation seed, one column per (condition, head)."""
+    import seaborn as sns
+
+    ax = ax or plt.subplots(figsize=(8, 3.4))[1]
+    t = results.assign(arm=results["head"] + " (" + results["condition"] + ")")
+    sns.stripplot(data=t, x="arm", y="κ quad", hue="condition", ax=ax, size=5, legend=False)
+    ax.tick_params(axis="x", rotation=60, labelsize=8)
+    ax.set_xlabel("")
+    return ax
+
+
+def fix1_plot(table: pd.DataFrame, cap: float, ax=None):
+    """Fix #1: the RF's top probability before vs after the softmax, with the ceiling e/(e+2)."""
+    ax = ax or plt.subplots(figsize=(4.8, 3.4))[1]
+    ax.scatter(table["rf max"], table["softmax(rf) max"], s=6, alpha=0.4)
+    ax.axhline(cap, color="tab:red", lw=1, label=f"ceiling e/(e+2) = {cap:.3f}")
+    ax.plot([1 / 3, 1], [1 / 3, 1], color="grey", lw=0.8, ls="--", label="unchanged")
+    ax.set_xlabel("RF top probability")
+    ax.set_ylabel("after softmax")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def sweep_plot(table: pd.DataFrame, ax=None):
+    """Fusion gain over metadata-only against the thermal signal strength, one line per head."""
+    ax = ax or plt.subplots(figsize=(6.5, 3.8))[1]
+    for head, g in table[~table["head"].isin(head_names(fusion=False))].groupby("head"):
+        ax.plot(g["thermal signal"], g["gain over metadata-only"], marker="o", label=head)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("thermal signal (1.2 = the default cohort)")
+    ax.set_ylabel("κ gain over metadata-only")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    return ax
+
+
+def mechanism_plot(table: pd.DataFrame, collapse: float = 0.022, ax=None):
+    """κ per candidate mechanism and head, with the report's collapsed κ as a line."""
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    table.plot.barh(ax=ax)
+    ax.axvline(collapse, color="tab:red", lw=1, ls="--", label="the report's fusion κ")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("quadratic κ per visit")
+    ax.set_ylabel("")
+    ax.legend(frameon=False, fontsize=7)
+    return ax
