@@ -1,4 +1,6 @@
-"""Figures of the study: confusion matrices, training curves, κ per arm with error bars, thermal crops."""
+"""Every figure of the study's pages: confusion matrices, training curves, κ per arm with error bars, thermal crops,
+the grid, the hypotheses, the sweep, the replay's split distribution, the findings' fold evidence, the metadata
+ablation. (The audit draws its own report: :mod:`fusionlib.audit.render`.)"""
 
 from __future__ import annotations
 
@@ -228,3 +230,79 @@ def mechanism_plot(table: pd.DataFrame, collapse: float = 0.022, ax=None):
     ax.set_ylabel("")
     ax.legend(frameon=False, fontsize=7)
     return ax
+
+
+def split_distribution(dist: pd.DataFrame, marks: tuple | None = None):
+    """The replay chapter: histograms of fold κ and split-mean κ per design (:func:`fusionstudy.replay.studies.
+    split_distribution`), with the recorded numbers as vertical lines. Returns the figure."""
+    from fusionstudy.replay.studies import recorded_marks, split_means
+
+    marks = marks or recorded_marks()
+    designs = sorted(dist["n_folds"].unique())
+    means = split_means(dist)
+    fig, axes = plt.subplots(1, len(designs), figsize=(4.5 * len(designs), 3.4), squeeze=False)
+    bins = np.linspace(min(-0.2, dist["kappa_quadratic"].min()), max(0.7, dist["kappa_quadratic"].max()), 40)
+    for ax, k in zip(axes[0], designs):
+        ax.hist(dist[dist["n_folds"] == k]["kappa_quadratic"], bins=bins, alpha=0.5, label="single folds", density=True)
+        ax.hist(means[means["n_folds"] == k]["mean"], bins=bins, alpha=0.6, label="split means", density=True)
+        colours = iter(["black", "tab:red", "tab:purple", "tab:green"])
+        for label, x, where in marks:
+            if int(where[0]) == k:
+                ax.axvline(x, color=next(colours), ls="--" if where.endswith("fold") else ":", lw=1.2,
+                           label=label.split(" (")[0])
+        n = means[means["n_folds"] == k].shape[0]
+        ax.set(title=f"{k}-fold patient splits ({n} seeds), RF alone", xlabel="quadratic κ", ylabel="density")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def fold_evidence(rep: dict | None = None, ax=None):
+    """The findings chapter: the collapse fold by fold on the seeded 3-fold split (bars, one group per fold): the history's metadata arm
+    (softmax of the RF vector), its fused model, Fix #2+#3's recorded κ (fold 1 only: the one number the history
+    gives) and, with ``rep`` (the replay chapter's tables), the replay of the metadata arm on the public rows.
+    Equal bars within a fold are the fusion copying its RF input. Returns the axes."""
+    from fusionstudy.report import HISTORY
+
+    series = [("metadata arm, recorded (" + HISTORY["metadata_3fold"].commit + ")", HISTORY["metadata_3fold"].folds),
+              ("fused model, recorded (" + HISTORY["fusion_3fold_log"].commit + ")", HISTORY["fusion_3fold_log"].folds),
+              ("Fix #2+#3, recorded", [HISTORY["fix23"].value, np.nan, np.nan])]
+    if rep is not None:
+        series.insert(1, ("metadata arm, replayed here", rep["three_fold"]["κ replay"].tolist()))
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 3.2))[1]
+    folds = np.arange(1, 4)
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series):
+        ax.bar(folds + (i - (len(series) - 1) / 2) * width, np.asarray(values, float), width, label=label)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(xticks=folds, xticklabels=[f"fold {k}" for k in folds], ylabel="quadratic κ (validation)")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return ax
+
+
+def ablation(table: pd.DataFrame):
+    """The metadata chapter's ablation (:func:`fusionstudy.chapters.metadata_tables.ablation`): Δκ quad with its 95 % CI per ablation row: the honest choices on top (blue), the leaks below on their
+    own scale (red, titled as leaks). Returns the figure."""
+    honest, leaks = table[~table["leak"]], table[table["leak"]]
+    parts = [(honest, "tab:blue", "each choice, honest (paired with its reference on the same outer folds)")]
+    if len(leaks):
+        parts.append((leaks, "tab:red", "LEAKS, for contrast only (against the modal choice, same visits)"))
+    heights = [max(len(p), 1) for p, _, _ in parts]
+    fig, axes = plt.subplots(len(parts), 1, figsize=(9, 0.3 * sum(heights) + 1.2 * len(parts)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for a, (part, colour, title) in zip(axes[:, 0], parts):
+        y = np.arange(len(part))[::-1]
+        est = part["Δκ quad"].to_numpy()
+        err = np.vstack([est - part["_low Δquad"].to_numpy(), part["_high Δquad"].to_numpy() - est])
+        a.errorbar(est, y, xerr=err, fmt="o", color=colour, capsize=3, ms=4)
+        a.axvline(0, color="black", lw=0.8)
+        names = [c if f == "LEAK" else f"{f.replace(' (from the ', ', from the ').removesuffix(')')}: {c}"
+                 for f, c in zip(part["factor"], part["change"])]
+        a.set_yticks(y, names, fontsize=8)
+        a.set_ylim(-0.7, len(part) - 0.3)
+        a.set_title(title, fontsize=9, color=colour, loc="left")
+        a.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("Δκ quadratic per visit, 95 % patient-bootstrap CI")
+    fig.tight_layout()
+    return fig

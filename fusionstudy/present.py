@@ -13,7 +13,9 @@
 
 All three are deterministic (no random element ids), so a notebook re-executed with the same results gives the
 same output. Numbers are formatted once, here: floats with ``digits`` decimals (``percent`` columns as
-percentages), integers as they are, missing values as an em dash.
+percentages), integers as they are, missing values as an em dash. Columns whose name starts with ``_`` (a table's
+private numbers, e.g. the bounds of a CI shown as text) are never shown. Every table of every page goes through
+:func:`table`.
 """
 
 from __future__ import annotations
@@ -57,12 +59,20 @@ class Table:
         Float columns holding shares (0..1), shown as percentages with ``digits - 2`` decimals.
     index : bool
         Keep the index as leading columns (for tables whose index is a label, e.g. an arm name).
+    columns : list of str, optional
+        Show only these columns, in this order.
     """
 
     def __init__(self, frame: pd.DataFrame, digits: int = 3, caption: str = "", percent: tuple = (),
-                 index: bool = False):
+                 index: bool = False, columns: list | None = None):
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"table() needs a pandas DataFrame, got {type(frame).__name__}")
+        if columns is not None:
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise ValueError(f"column(s) {missing} are not columns of the table {list(map(str, frame.columns))}")
+            frame = frame[list(columns)]
+        frame = frame[[c for c in frame.columns if not str(c).startswith("_")]]
         unknown = set(percent) - set(map(str, frame.columns))
         if unknown:
             raise ValueError(f"percent column(s) {sorted(unknown)} are not columns of the table")
@@ -103,6 +113,33 @@ class Table:
 
 
 def table(frame: pd.DataFrame, digits: int = 3, caption: str = "", percent: tuple = (),
-          index: bool = False) -> Table:
+          index: bool = False, columns: list | None = None) -> Table:
     """A :class:`Table` of ``frame`` for a book page."""
-    return Table(frame, digits=digits, caption=caption, percent=percent, index=index)
+    return Table(frame, digits=digits, caption=caption, percent=percent, index=index, columns=columns)
+
+
+def show(parts) -> None:
+    """Display a chapter's parts in order (e.g. :class:`fusionstudy.chapters.replay.ReplayChapter`'s sections): text
+    as Markdown, a matplotlib figure once (then closed), anything else (a :class:`Table`) as itself."""
+    from IPython.display import Markdown, display
+
+    for part in parts:
+        if isinstance(part, str):
+            display(Markdown(part))
+        elif hasattr(part, "savefig"):
+            import matplotlib.pyplot as plt
+
+            display(part)
+            plt.close(part)
+        else:
+            display(part)
+
+
+def glue_numbers(numbers: dict) -> None:
+    """Glue a page's numbers (myst-nb ``glue``, not displayed) for its text: strings as Markdown, numbers as they
+    are; the text cites them as ``{glue:text}`key``` or ``{glue:md}`key```."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for key, value in numbers.items():
+        glue(key, Markdown(value) if isinstance(value, str) else value, display=False)

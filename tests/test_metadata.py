@@ -7,6 +7,7 @@ import pytest
 
 from fusionstudy.chapters import metadata as md
 from fusionstudy.chapters import metadata_tables as mt
+from fusionstudy import plots
 from fusionlib.data.features import labels
 from fusionlib.models.rf import MetadataForest
 from fusionlib.data.splits import patient_folds
@@ -263,7 +264,7 @@ def test_ablation_rows_pair_each_choice_and_mark_the_leaks(visits):
     assert table.loc[0, "arm"] == md.BEST_LABEL
     row = table[table["change"] == "+ temperature columns"].iloc[0]
     assert row["Δκ quad"] == pytest.approx(row["κ quad"] - row["ref κ quad"])
-    fig = mt.ablation_figure(table)
+    fig = plots.ablation(table)
     assert len(fig.axes) == 2
     text = mt.reading_text(res, table)
     assert f"of the {len(res.choices)} outer folds" in text and all(c in text for c in md.LEAK_CHANGES.values())

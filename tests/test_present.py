@@ -40,3 +40,30 @@ def test_index_kept_when_asked_and_bad_arguments_named(frame):
         table(frame, percent=("nope",))
     with pytest.raises(TypeError, match="DataFrame"):
         table([1, 2])
+
+
+def test_private_columns_are_never_shown_and_columns_select(frame):
+    shown = frame.assign(_low=0.1, _high=0.2)
+    assert table(shown).columns == table(frame).columns
+    assert table(shown, columns=["κ", "arm"]).columns == ["κ", "arm"]
+    with pytest.raises(ValueError, match="'absent'"):
+        table(frame, columns=["arm", "absent"])
+
+
+def test_every_arm_of_the_study_has_a_unique_readable_title():
+    """Pages name arms by their titles: one per label (no two arms of an experiment share one), none made of ids
+    (``alpha_grid|ordinal|oof_grouped``)."""
+    from fusionlib.arms.settings import ArmSettings
+    from fusionstudy.experiments import EXPERIMENTS, experiment_arms
+
+    for scale in ("smoke", "default"):
+        for name in EXPERIMENTS:
+            arms = [ArmSettings.from_dict(a) for a in experiment_arms(name, scale)]
+            titles = [a.title for a in arms]
+            assert len(set(titles)) == len({a.label for a in arms}) == len(arms), (scale, name)
+            unnamed = [a.title for a in arms if not a.name]   # a named arm is titled by the name its experiment gives
+            assert not any("|" in t or "oof_grouped" in t or "in_sample" in t for t in unnamed), (scale, name)
+    assert ArmSettings(head="fix23", decomposition="ordinal_original", source="in_sample").title == \
+        "fix23 (report's conditions)"
+    assert ArmSettings(head="baseline", decomposition="multiclass", source="oof", forest="original").title == \
+        "baseline (multiclass RF, out-of-fold); forest original"

@@ -121,11 +121,13 @@ def summary_table(results: list[ArmResult]) -> pd.DataFrame:
 
 def experiment_table(results: list[ArmResult] | dict) -> pd.DataFrame:
     """One row per arm: κ quadratic / unweighted per visit (pooled, mean over repeats), fold sd, training-row
-    κ, and the amortised wall time; indexed by the arm's name (a page shows it as the row label)."""
+    κ, and the amortised wall time; indexed by the arm's title (:attr:`~fusionlib.arms.settings.ArmSettings.title`,
+    the row label a page shows)."""
     results = list(results.values()) if isinstance(results, dict) else results
     t = summary_table(results)
     cols = {"arm": "arm", "kappa_quadratic_visit": "κ quad (visit)", "kappa_quadratic_visit_fold_sd": "fold sd",
             "kappa_unweighted_visit": "κ unw (visit)", "kappa_quadratic_train_row": "κ quad, training rows",
             "wall_s": "s (amortised)"}
+    t["arm"] = [r.settings.title for r in results]
     return t[list(cols)].rename(columns=cols).round(3).set_index("arm")
 

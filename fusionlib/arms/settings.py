@@ -111,6 +111,9 @@ CONDITIONS = {
     "report": {"decomposition": "ordinal_original", "source": "in_sample"},
     "corrected": {"decomposition": "ordinal", "source": "oof_grouped"},
 }
+#: How an arm's title (:attr:`ArmSettings.title`) names each condition and each RF source.
+CONDITION_TITLES = {"report": "report's conditions", "corrected": "corrected"}
+SOURCE_TITLES = {"in_sample": "in-sample", "oof": "out-of-fold", "oof_grouped": "out-of-fold, grouped"}
 #: The keys of ``train`` that define the image CNN (the image_only arm and the frozen image input).
 CNN_KEYS = ("epochs", "patience", "width")
 
@@ -225,6 +228,24 @@ class ArmSettings:
                                                       "init_seed")
                  if getattr(self, k) != getattr(ArmSettings, k)]
         return "|".join([self.head, self.decomposition, self.source, *extra])
+
+    @property
+    def title(self) -> str:
+        """The arm's name as a page shows it: ``name`` if given, else the head and, for a head with an RF input,
+        its condition (``"fix23 (report's conditions)"``, ``"fix23 (corrected)"``; other RF switches spelled out:
+        ``"fix23 (multiclass RF, out-of-fold)"``), then any non-default switch (``"; forest original"``). One title
+        per label: it names the same switches."""
+        if self.name:
+            return self.name
+        if RF not in self.spec.inputs:
+            return self.head
+        cond = self.condition
+        what = CONDITION_TITLES[cond] if cond in CONDITION_TITLES else \
+            f"{self.decomposition} RF, {SOURCE_TITLES[self.source]}"
+        extra = [f"{k.replace('_', ' ')} {getattr(self, k)}" for k in ("forest", "image", "select_on", "inference",
+                                                                       "rf_join", "init_seed")
+                 if getattr(self, k) != getattr(ArmSettings, k)]
+        return f"{self.head} ({what})" + "".join(f"; {e}" for e in extra)
 
     @property
     def condition(self) -> str:

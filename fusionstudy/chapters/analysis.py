@@ -88,9 +88,17 @@ def verdict(row: pd.Series, tag: str = "quad") -> str:
     return "undecided"
 
 
-def public(table: pd.DataFrame) -> pd.DataFrame:
-    """A comparison table without its private numeric CI columns, rounded for display."""
-    return table[[c for c in table.columns if not c.startswith("_")]].round(3)
+def shown(comp: pd.DataFrame, results: dict[str, ArmResult], weight: str | None = None) -> pd.DataFrame:
+    """A comparison table as a page shows it: arms and references by their titles
+    (:attr:`~fusionlib.arms.settings.ArmSettings.title`), and with ``weight`` (``"quad"`` or ``"unw"``) only that
+    weighting's columns (a table that fits the page)."""
+    titles = {label: r.settings.title for label, r in results.items()}
+    out = comp.assign(arm=comp["arm"].map(titles).fillna(comp["arm"]),
+                      reference=comp["reference"].map(titles).fillna(comp["reference"]))
+    if weight is not None:
+        other = {"quad": "unw", "unw": "quad"}[weight]
+        out = out[[c for c in out.columns if other not in c.split()]]
+    return out
 
 
 # --- the root-cause grid -------------------------------------------------------------------------------

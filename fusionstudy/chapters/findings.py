@@ -519,30 +519,3 @@ def provenance_markdown(table: pd.DataFrame) -> str:
                       f"{r['evidence in the original history']}\n- *This project:* {r['this project']}\n"
                       f"- *Verdict:* {r['verdict']}")
     return "\n\n".join(blocks)
-
-
-def plot_fold_evidence(rep: dict | None = None, ax=None):
-    """The collapse fold by fold on the seeded 3-fold split (bars, one group per fold): the history's metadata arm
-    (softmax of the RF vector), its fused model, Fix #2+#3's recorded κ (fold 1 only: the one number the history
-    gives) and, with ``rep`` (the replay chapter's tables), the replay of the metadata arm on the public rows.
-    Equal bars within a fold are the fusion copying its RF input. Returns the axes."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from fusionstudy.report import HISTORY
-
-    series = [("metadata arm, recorded (" + HISTORY["metadata_3fold"].commit + ")", HISTORY["metadata_3fold"].folds),
-              ("fused model, recorded (" + HISTORY["fusion_3fold_log"].commit + ")", HISTORY["fusion_3fold_log"].folds),
-              ("Fix #2+#3, recorded", [HISTORY["fix23"].value, np.nan, np.nan])]
-    if rep is not None:
-        series.insert(1, ("metadata arm, replayed here", rep["three_fold"]["κ replay"].tolist()))
-    if ax is None:
-        ax = plt.subplots(figsize=(7, 3.2))[1]
-    folds = np.arange(1, 4)
-    width = 0.8 / len(series)
-    for i, (label, values) in enumerate(series):
-        ax.bar(folds + (i - (len(series) - 1) / 2) * width, np.asarray(values, float), width, label=label)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set(xticks=folds, xticklabels=[f"fold {k}" for k in folds], ylabel="quadratic κ (validation)")
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
-    return ax

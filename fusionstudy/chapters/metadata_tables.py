@@ -196,42 +196,6 @@ SHOWN = ["factor", "change", "κ quad", "ref κ quad", "Δκ quad", "95% CI Δqu
          "Δκ unw", "95% CI Δunw", "p unw"]
 
 
-def public(table: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """A table without its private numeric CI columns (``_low``/``_high``), rounded for display; ``columns``
-    keeps only those (in that order)."""
-    cols = [c for c in (columns or table.columns) if c in table.columns and not c.startswith("_")]
-    return table[cols].round(3).reset_index(drop=True)
-
-
-def ablation_figure(table: pd.DataFrame):
-    """Δκ quad with its 95 % CI per ablation row: the honest choices on top (blue), the leaks below on their
-    own scale (red, titled as leaks). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    honest, leaks = table[~table["leak"]], table[table["leak"]]
-    parts = [(honest, "tab:blue", "each choice, honest (paired with its reference on the same outer folds)")]
-    if len(leaks):
-        parts.append((leaks, "tab:red", "LEAKS, for contrast only (against the modal choice, same visits)"))
-    heights = [max(len(p), 1) for p, _, _ in parts]
-    fig, axes = plt.subplots(len(parts), 1, figsize=(9, 0.3 * sum(heights) + 1.2 * len(parts)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for a, (part, colour, title) in zip(axes[:, 0], parts):
-        y = np.arange(len(part))[::-1]
-        est = part["Δκ quad"].to_numpy()
-        err = np.vstack([est - part["_low Δquad"].to_numpy(), part["_high Δquad"].to_numpy() - est])
-        a.errorbar(est, y, xerr=err, fmt="o", color=colour, capsize=3, ms=4)
-        a.axvline(0, color="black", lw=0.8)
-        names = [c if f == "LEAK" else f"{f.replace(' (from the ', ', from the ').removesuffix(')')}: {c}"
-                 for f, c in zip(part["factor"], part["change"])]
-        a.set_yticks(y, names, fontsize=8)
-        a.set_ylim(-0.7, len(part) - 0.3)
-        a.set_title(title, fontsize=9, color=colour, loc="left")
-        a.grid(axis="x", alpha=0.3)
-    axes[-1, 0].set_xlabel("Δκ quadratic per visit, 95 % patient-bootstrap CI")
-    fig.tight_layout()
-    return fig
-
-
 def comparison_text(result: NestedResult, head: pd.DataFrame) -> str:
     """The chapter's sentence setting the nested estimate beside the report's and the original code base's
     numbers (all from :mod:`fusionstudy.report`; the filtered ones named as filtered)."""
@@ -381,3 +345,96 @@ def bar_pairs(results: dict, best_label: str = BEST_LABEL, report_label: str = "
             continue
         pairs += [(label, best_label), (label, report_label)]
     return [p for p in pairs if p[1] in results]
+
+
+class MetadataChapter:
+    """The metadata chapter at ``scale`` on the public clinical CSV of ``data_dir`` (``data_unavailable``: why the
+    study could not get it), section by section: each method returns what one cell of ``notebooks/metadata.ipynb``
+    shows (:func:`fusionstudy.present.show`); without the file every section returns nothing. ``n_jobs``: outer
+    folds in parallel processes (0: up to 2; the results do not depend on it)."""
+
+    def __init__(self, data_dir: str, data_unavailable: str, scale: str, n_jobs: int = 0):
+        import os
+
+        from fusionlib.data import datasets, dfu
+        from fusionstudy.scales import SCALES
+
+        self.data = datasets.for_page(data_dir, data_unavailable, require=[dfu.CLINICAL_CSV])
+        self.enabled = self.data.available
+        self.scale, self.knobs = scale, SCALES[scale]["metadata"]
+        self.jobs = n_jobs or min(2, os.cpu_count() or 1)
+
+    def availability(self) -> list:
+        return [self.data.markdown]
+
+    def estimate(self) -> list:
+        """The nested-CV estimate beside the report's arm, and the sentence that sets it beside the history."""
+        if not self.enabled:
+            return []
+        import time
+
+        from fusionlib.data import dfu
+        from fusionstudy import present
+        from fusionstudy.chapters.metadata import nested_cv
+
+        k = self.knobs
+        self.visits = dfu.read_clinical(dfu.data_dir_from(self.data.folder) / dfu.CLINICAL_CSV, on_duplicate="first")
+        self.t0 = time.perf_counter()
+        self.result = nested_cv(self.visits, n_splits=k["n_splits"], n_repeats=k["n_repeats"],
+                                inner_splits=k["inner_splits"], n_estimators=k["n_estimators"],
+                                inner_estimators=k["inner_estimators"], n_jobs=self.jobs)
+        self.head = headline(self.result, k["n_boot"])
+        return [f"Scale `{self.scale}`: {len(self.visits)} visits, {self.visits['Patient#'].nunique()} patients; "
+                f"{len(self.result.configs)} candidates; {self.result.settings}.",
+                present.table(self.head), comparison_text(self.result, self.head)]
+
+    def choices(self) -> list:
+        """What the inner cross-validation chose in each outer fold."""
+        if not self.enabled:
+            return []
+        from fusionstudy import present
+
+        return [present.table(self.result.choices, columns=[
+            "repeat", "fold", "model", "encoding", "inner κ quad (chosen)", "inner κ quad (report's arm)",
+            "training visits", "reporting visits"])]
+
+    def candidates(self) -> list:
+        """Every candidate as one fixed arm on the same outer folds, and the shares of its predictions."""
+        if not self.enabled:
+            return []
+        from fusionstudy import present
+
+        return [present.table(candidate_table(self.result), columns=[
+                    "model", "encoding", "chosen in folds", "mean inner κ quad", "outer κ quad", "outer κ unw"]),
+                present.table(prediction_shares(self.result))]
+
+    def ablation(self) -> list:
+        """What each honest choice is worth (one changed at a time), with its figure and reading."""
+        if not self.enabled:
+            return []
+        from fusionstudy import plots, present
+
+        self.table = ablation(self.visits, self.result, self.knobs["n_boot"], allow_leak=tuple(LEAKS), n_jobs=self.jobs)
+        return [present.table(self.table[~self.table["leak"]], columns=SHOWN), plots.ablation(self.table),
+                reading_text(self.result, self.table)]
+
+    def leaks(self) -> list:
+        """What a leak adds on the same visits (for contrast, not an estimate)."""
+        if not self.enabled:
+            return []
+        from fusionstudy import present
+
+        return [present.table(self.table[self.table["leak"]], columns=SHOWN[1:])]
+
+    def reference(self, out_dir: str = "") -> list:
+        """The chapter's numbers beside the recorded ones; its tables written to ``out_dir`` (for the pins)."""
+        if not self.enabled:
+            return []
+        import time
+
+        from fusionstudy import present
+
+        if out_dir:
+            write_tables(out_dir, self.result, self.head, self.table)
+        return [present.table(reference_table(self.head, self.table)),
+                f"This page's computation: {time.perf_counter() - self.t0:.0f} s with {self.jobs} process(es)."]

@@ -156,30 +156,6 @@ def forest_size_summary(check: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "value"])
 
 
-def plot_split_distribution(dist: pd.DataFrame, marks: tuple | None = None):
-    """Histograms of fold κ and split-mean κ per design, with the recorded numbers as vertical lines."""
-    import matplotlib.pyplot as plt
-
-    marks = marks or recorded_marks()
-    designs = sorted(dist["n_folds"].unique())
-    means = split_means(dist)
-    fig, axes = plt.subplots(1, len(designs), figsize=(4.5 * len(designs), 3.4), squeeze=False)
-    bins = np.linspace(min(-0.2, dist["kappa_quadratic"].min()), max(0.7, dist["kappa_quadratic"].max()), 40)
-    for ax, k in zip(axes[0], designs):
-        ax.hist(dist[dist["n_folds"] == k]["kappa_quadratic"], bins=bins, alpha=0.5, label="single folds", density=True)
-        ax.hist(means[means["n_folds"] == k]["mean"], bins=bins, alpha=0.6, label="split means", density=True)
-        colours = iter(["black", "tab:red", "tab:purple", "tab:green"])
-        for label, x, where in marks:
-            if int(where[0]) == k:
-                ax.axvline(x, color=next(colours), ls="--" if where.endswith("fold") else ":", lw=1.2,
-                           label=label.split(" (")[0])
-        n = means[means["n_folds"] == k].shape[0]
-        ax.set(title=f"{k}-fold patient splits ({n} seeds), RF alone", xlabel="quadratic κ", ylabel="density")
-        ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------- normalisation
 def _fixed_average(rf: np.ndarray, image: np.ndarray, weight: float) -> np.ndarray:
     return weight * rf + (1 - weight) * image
@@ -437,16 +413,3 @@ def load_results(folder) -> dict | None:
     out = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
     out["info"] = info
     return out
-
-
-def table_markdown(table: pd.DataFrame, digits: int = 4) -> str:
-    """A DataFrame as a Markdown table (floats with ``digits`` decimals, NaN blank, cells' ``|`` escaped, line
-    breaks removed), which the book wraps to the page width — unlike a wide HTML DataFrame."""
-    def cell(v) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else f"{v:.{digits}f}"
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""The replay chapter, section by section: what ``notebooks/replay.ipynb`` shows, computed here.
+
+:class:`ReplayChapter` runs each section of the chapter on the public row table (:mod:`fusionstudy.replay.protocol`,
+:mod:`fusionstudy.replay.studies`) at a scale's settings (:data:`fusionstudy.scales.SCALES` ``["replay"]``), keeps
+its tables and timings, and returns what the page shows as a list of parts (Markdown text or tables;
+:func:`fusionstudy.present.show`). :meth:`ReplayChapter.save` writes the tables the findings and the pins read.
+Without the row table every section returns nothing and :meth:`save` records why.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import pandas as pd
+
+from fusionlib.data import datasets
+from fusionstudy import plots, present, report
+from fusionstudy.replay import protocol as replay
+from fusionstudy.replay import studies
+from fusionstudy.scales import SCALES
+
+
+def _table(frame: pd.DataFrame) -> present.Table:
+    return present.table(frame, digits=4)
+
+
+class ReplayChapter:
+    """The chapter at ``scale`` on the files of ``data_dir`` (``data_unavailable``: why the study could not get them)."""
+
+    def __init__(self, data_dir: str, data_unavailable: str, scale: str):
+        self.data_dir = data_dir or None
+        self.scale = scale
+        self.knobs = SCALES[scale]["replay"]
+        self.timings: dict[str, float] = {}
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.engines = self.fixed = None
+        data = datasets.for_page(data_dir, data_unavailable, require=[datasets.BEST_MATCHING_CSV])
+        try:
+            if not data.available:
+                raise ValueError(data.reason)
+            self.rows = replay.read_rows(data.folder)
+            self.enabled, self.skipped = True, ""
+        except ValueError as e:  # fusionlib.data.dfu.DFUDataError and replay.ReplayDataError are ValueErrors
+            self.enabled, self.skipped = False, str(e)
+        self.engine = replay.choose_engine("auto") if self.enabled else None
+
+    @contextmanager
+    def _timed(self, part: str):
+        t0 = time.perf_counter()
+        yield
+        self.timings[part] = time.perf_counter() - t0
+
+    def _run(self, n_folds: int, variants: tuple, heads: tuple, engine: str | None = None, **kw):
+        return replay.run(self.data_dir, n_folds=n_folds, variants=variants, heads=heads,
+                          engine=engine or self.engine, n_jobs=2, **kw)
+
+    def data(self) -> list:
+        """The row table and the environment that grows the forests, or why the chapter is skipped."""
+        if not self.enabled:
+            why = self.skipped.replace("<", "&lt;").replace(">", "&gt;")
+            return [f"**Skipped: this chapter needs the public row table `best_matching.csv`, which was not found "
+                    f"({why}).** The other chapters build without it; *Findings* says what is missing."]
+        parts = [_table(pd.DataFrame(list(self.rows.summary().items()), columns=["row table", "value"])),
+                 _table(pd.DataFrame([{"forests computed by": "", **replay.engine_info(self.engine)}]))]
+        if self.engine != "pinned":
+            parts.append("**The pinned environment is absent** (`make replay-env`), so the forests below were grown "
+                         "by this environment's scikit-learn, which draws other bootstraps from the same seeds: the "
+                         "fold-level numbers cannot equal the recorded ones.")
+        return parts
+
+    def three_fold(self) -> list:
+        """The exact replay of the recorded 3-fold run, fold by fold, with its confusion matrices."""
+        if not self.enabled:
+            return []
+        with self._timed("3-fold replay"):
+            self.exact = self._run(3, ("as recorded",), ("e0ba25c",))
+        t = self.tables["three_fold"] = studies.recorded_comparison(self.exact)
+        parts = [_table(t.drop(columns=["confusion recorded", "confusion replay"]))]
+        parts += [f"Fold {r['fold']}: recorded `{r['confusion recorded']}`, replay `{r['confusion replay']}` (rows true "
+                  f"I, P, R; columns predicted) — {'identical' if r['identical matrix'] else '**different**'}."
+                  for r in t.to_dict("records")]
+        same = bool(t["identical matrix"].all())
+        forests = self.exact.info["forests"]
+        parts.append(f"**{'Every' if same else 'Not every'} confusion matrix is identical** "
+                     f"({int(t['identical matrix'].sum())} of {len(t)}), forests by scikit-learn "
+                     f"{forests['scikit-learn']} ({forests['engine']} environment). Mean κ: replay "
+                     f"{t['κ replay'].mean():.4f}, recorded {report.HISTORY['metadata_3fold'].value:.4f}.")
+        return parts
+
+    def engines_compared(self) -> list:
+        """The 3 folds again with the project's own scikit-learn (where the scale asks and the pinned one ran)."""
+        if not self.enabled:
+            return []
+        if not (self.knobs["compare_current"] and self.engine == "pinned"):
+            return [f"Not run at scale `{self.scale}`" + (" (the pinned environment is absent)."
+                                                         if self.engine != "pinned" else ".")]
+        with self._timed("3-fold replay, project environment"):
+            current = self._run(3, ("as recorded",), ("e0ba25c",), engine="current")
+        self.engines = self.tables["engines"] = studies.engine_difference(self.exact, current)
+        return [_table(self.engines)]
+
+    def five_fold(self) -> list:
+        """The 5-fold run with the BN head of both commits."""
+        if not self.enabled:
+            return []
+        k = self.knobs
+        with self._timed("5-fold replay with the BN head"):
+            self.five = self._run(5, ("as recorded",), ("e0ba25c", "1ea5ac0"), n_trees=k["trees"],
+                                  bn_epochs=k["bn_epochs"])
+        reduced = not (k["trees"] == replay.FOREST["n_estimators"] and k["bn_epochs"] == 300)
+        note = (f"Forests of {k['trees']} trees, BN head trained for at most {k['bn_epochs']} epochs"
+                + (" — **reduced at this scale, so the numbers are not comparable with the recorded ones**"
+                   if reduced else "") + ".")
+        return [note, _table(self.tables.setdefault("five_fold", studies.five_fold_comparison(self.five)))]
+
+    def defects(self) -> list:
+        """The 3-fold run with each defect switched off."""
+        if not self.enabled:
+            return []
+        with self._timed("defects switched off"):
+            self.defect_runs = self._run(3, tuple(replay.DEFECTS), ("e0ba25c", "1ea5ac0"), n_trees=self.knobs["trees"],
+                                         bn_epochs=self.knobs["bn_epochs"])
+        self.tables["defects"] = studies.defect_table(self.defect_runs)
+        return [f"Forests of {self.knobs['trees']} trees.", _table(self.tables["defects"])]
+
+    def agreement(self) -> list:
+        """How often the fused model predicts its RF input's class, on the 3 and the 5 folds; the history's fusions."""
+        parts = []
+        if self.enabled:
+            self.tables["agreement"] = pd.concat([studies.agreement_table(self.defect_runs).assign(split="3 folds"),
+                                                  studies.agreement_table(self.five).assign(split="5 folds")],
+                                                 ignore_index=True)
+            parts.append(_table(self.tables["agreement"]))
+        return parts + [_table(studies.history_fusion_table())]
+
+    def split_distribution(self) -> list:
+        """κ over many seeded patient splits of 3 and 5 folds (the RF alone), with the recorded numbers marked."""
+        if not self.enabled:
+            return []
+        k = self.knobs
+        with self._timed("split distribution"):
+            dist = self.tables["distribution"] = studies.split_distribution(
+                self.data_dir, k["distribution"], k["distribution_trees"], self.engine, n_jobs=2)
+        n_splits = dist.groupby("n_folds")["split_seed"].nunique()
+        self.tables["distribution_summary"] = studies.distribution_summary(dist)
+        return ["; ".join(f"{n_folds} folds: {n} seeded splits" for n_folds, n in n_splits.items())
+                + f"; forests of {k['distribution_trees']} trees.",
+                plots.split_distribution(dist), _table(self.tables["distribution_summary"])]
+
+    def forest_size(self) -> list:
+        """The same splits scored with the distribution's forests and the original's."""
+        if not self.enabled:
+            return []
+        k = self.knobs
+        with self._timed("forest-size check"):
+            self.tables["forest_check"] = studies.forest_size_check(
+                self.data_dir, 3, k["forest_check"], k["distribution_trees"], replay.FOREST["n_estimators"],
+                self.engine, n_jobs=2)
+        self.tables["forest_check_summary"] = studies.forest_size_summary(self.tables["forest_check"])
+        return [_table(self.tables["forest_check_summary"])]
+
+    def normalisation(self) -> list:
+        """The recorded effect of normalising the RF vector, and what it changes on the replayed folds."""
+        before, after = report.HISTORY["normalisation_before"], report.HISTORY["normalisation_after"]
+        parts = [f"Recorded: κ {before.value:g} → {after.value:g} ({before.what}; {before.commit}, `{before.file}`; "
+                 f"{before.note})."]
+        if not self.enabled:
+            return parts
+        with self._timed("normalisation"):
+            stages3 = {f: self.exact.stages[("as recorded", f)] for f in range(3)}
+            try:
+                image, self.image_info = studies.semi_real_image_probabilities(
+                    stages3, self.data_dir, self.scale, draws_per_visit=self.knobs["cnn_draws"])
+            except ValueError as e:  # the clinical CSV is needed for the semi-real cohort
+                image, self.image_info = None, {"skipped": str(e)}
+            self.tables["normalisation"] = studies.normalisation_effect(stages3, image)
+        parts += [_table(pd.DataFrame([self.image_info])), _table(self.tables["normalisation"])]
+        if image is not None:
+            self.fixed = self.tables["fixed_average"] = studies.fixed_average_table(stages3, image)
+            parts += ["The fixed average per fold (RF vector normalised), beside the RF alone and the image alone:",
+                      _table(self.fixed)]
+        return parts
+
+    def timing(self) -> list:
+        """Seconds per part of this chapter."""
+        if not self.enabled:
+            return []
+        return [_table(pd.DataFrame({"part": list(self.timings), "seconds": [round(t) for t in self.timings.values()]}))]
+
+    def save(self, out_dir: str) -> None:
+        """Write the chapter's tables and info for the findings page and the pins (nothing without ``out_dir``;
+        without the row table, an info saying why, replacing any earlier run's tables)."""
+        if not out_dir:
+            return
+        if not self.enabled:
+            studies.save_results(out_dir, {}, {"skipped": self.skipped})
+            return
+        order = ("three_fold", "five_fold", "defects", "agreement", "distribution", "distribution_summary",
+                 "forest_check", "forest_check_summary", "normalisation")
+        tables = {name: self.tables[name] for name in order}
+        tables.update(folds_exact=self.exact.folds, folds_five=self.five.folds, folds_defects=self.defect_runs.folds)
+        for name in ("engines", "fixed_average"):
+            if name in self.tables:
+                tables[name] = self.tables[name]
+        studies.save_results(out_dir, tables, {"scale": self.scale, "engine": self.exact.info["forests"],
+                                               "rows": self.exact.info["rows"], "knobs": self.knobs,
+                                               "timings_s": self.timings, "image": self.image_info})
