@@ -4,9 +4,11 @@
 :mod:`.present` and :mod:`.plots` (how tables and figures are shown), :mod:`.chapters` (each page's tables, text
 and verdicts), :mod:`.replay` (the original protocol on the public rows) and :mod:`.build` (papermill, the book,
 the pins). It lives in a checkout of the project: :data:`PROJECT` is that checkout; unless ``$FUSIONLIB_CACHE`` says
-otherwise, the study's cache (:mod:`fusionlib.cache.store`) is the checkout's git-ignored ``.cache/fusionlib``.
+otherwise, the study's cache (:mod:`fusionlib.cache.store`) is the checkout's git-ignored ``.cache/fusionlib``; and the
+study's pages show no TensorFlow warnings (its ``tensorflow`` logger is set to ERROR).
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,3 +16,5 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("FUSIONLIB_CACHE", str(PROJECT / ".cache" / "fusionlib"))
+# The book's pages show no TensorFlow warnings (its Python logger: retracing notices printed into the page).
+logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -58,7 +58,7 @@ def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", a
                 ax.plot(reference[head], i, marker="D", color="black", ms=5, zorder=3)
         ax.plot([], [], "D", color="black", ms=5, label="report's measured κ")
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, summary["arm"], fontsize=8)
+    ax.set_yticks(y, summary["title"], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(metric.replace("_", " "))
     handles, labels = ax.get_legend_handles_labels()
@@ -90,7 +90,7 @@ def train_vs_validation(summary: pd.DataFrame, ax=None):
     x = np.arange(len(summary))
     ax.bar(x - 0.2, summary["kappa_quadratic_train_row"], width=0.4, label="training rows")
     ax.bar(x + 0.2, summary["kappa_quadratic_row"], width=0.4, label="reporting fold")
-    ax.set_xticks(x, summary["arm"], rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(x, summary["title"], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("quadratic κ per image row")
     ax.legend(frameon=False)
     return ax

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 MISSING = "—"
+#: A confidence interval as the tables write it (``[-0.283, +0.096]``): set like a number (right, never wrapped).
+CI_PATTERN = r"\[[-+−]?\d[^\]]*\]"
 NUMERIC_CLASS = ' class="fl-num"'
 
 
@@ -82,7 +84,8 @@ class Table:
         self.columns = [str(c) for c in frame.columns]
         self.rows = [[_cell(v, digits, str(c) in percent) for c, v in zip(frame.columns, row)]
                      for row in frame.itertuples(index=False, name=None)]
-        numeric = {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+        numeric = {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+                   or len(frame) and frame[c].astype(str).str.fullmatch(CI_PATTERN).all()}
         self.numeric = [c in numeric for c in self.columns]
         self.caption = caption
 

@@ -104,7 +104,8 @@ def summary_table(results: list[ArmResult]) -> pd.DataFrame:
     for r in results:
         pooled = summarise(r.metrics, "pooled")
         each = summarise(r.metrics, "each")
-        row = {"arm": r.settings.label, "head": r.settings.head, "condition": r.settings.condition}
+        row = {"arm": r.settings.label, "title": r.settings.title, "head": r.settings.head,
+               "condition": r.settings.condition}
         for level in ("visit", "row"):
             for metric in ("kappa_quadratic", "kappa_unweighted", "accuracy", "macro_f1", "f1_R"):
                 row[f"{metric}_{level}"] = pooled.loc[(level, metric), "mean"]
@@ -120,14 +121,13 @@ def summary_table(results: list[ArmResult]) -> pd.DataFrame:
 
 
 def experiment_table(results: list[ArmResult] | dict) -> pd.DataFrame:
-    """One row per arm: κ quadratic / unweighted per visit (pooled, mean over repeats), fold sd, training-row
-    κ, and the amortised wall time; indexed by the arm's title (:attr:`~fusionlib.arms.settings.ArmSettings.title`,
+    """One row per arm: κ quadratic / unweighted per visit (pooled, mean over repeats), fold sd, κ on the training
+    rows (per row), and the amortised wall time; indexed by the arm's title (:attr:`~fusionlib.arms.settings.ArmSettings.title`,
     the row label a page shows)."""
     results = list(results.values()) if isinstance(results, dict) else results
     t = summary_table(results)
-    cols = {"arm": "arm", "kappa_quadratic_visit": "κ quad (visit)", "kappa_quadratic_visit_fold_sd": "fold sd",
-            "kappa_unweighted_visit": "κ unw (visit)", "kappa_quadratic_train_row": "κ quad, training rows",
-            "wall_s": "s (amortised)"}
-    t["arm"] = [r.settings.title for r in results]
+    cols = {"arm": "arm", "kappa_quadratic_visit": "κ quad", "kappa_quadratic_visit_fold_sd": "fold sd",
+            "kappa_unweighted_visit": "κ unw", "kappa_quadratic_train_row": "κ quad, train", "wall_s": "s (amortised)"}
+    t["arm"] = t["title"]
     return t[list(cols)].rename(columns=cols).round(3).set_index("arm")
 

@@ -88,17 +88,18 @@ def verdict(row: pd.Series, tag: str = "quad") -> str:
     return "undecided"
 
 
-def shown(comp: pd.DataFrame, results: dict[str, ArmResult], weight: str | None = None) -> pd.DataFrame:
+def shown(comp: pd.DataFrame, results: dict[str, ArmResult], weight: str | None = None,
+          reference: bool = True) -> pd.DataFrame:
     """A comparison table as a page shows it: arms and references by their titles
-    (:attr:`~fusionlib.arms.settings.ArmSettings.title`), and with ``weight`` (``"quad"`` or ``"unw"``) only that
-    weighting's columns (a table that fits the page)."""
+    (:attr:`~fusionlib.arms.settings.ArmSettings.title`), with ``weight`` (``"quad"`` or ``"unw"``) only that
+    weighting's columns, without the reference column where the page's caption names it (``reference=False``)."""
     titles = {label: r.settings.title for label, r in results.items()}
     out = comp.assign(arm=comp["arm"].map(titles).fillna(comp["arm"]),
                       reference=comp["reference"].map(titles).fillna(comp["reference"]))
     if weight is not None:
         other = {"quad": "unw", "unw": "quad"}[weight]
         out = out[[c for c in out.columns if other not in c.split()]]
-    return out
+    return out if reference else out.drop(columns="reference")
 
 
 # --- the root-cause grid -------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class HypothesesChapter:
 
     def weights_table(self) -> list:
         """H1: their means, and how many folds reverse the RF."""
-        return [present.table(self.h1(), index=True)]
+        return [present.table(self.h1().rename_axis("head (condition)"), index=True)]
 
     def h1(self) -> pd.DataFrame:
         h1 = pd.DataFrame({k: w[["rf diagonal", "image diagonal"]].mean() for k, w in self.weights.items()}).T
@@ -66,7 +66,8 @@ class HypothesesChapter:
 
     def alpha_table(self) -> list:
         return [present.table(pd.DataFrame({k: pd.Series(a).describe()[["mean", "std", "min", "50%", "max"]]
-                                            for k, a in self.alphas.items()}).T, index=True)]
+                                            for k, a in self.alphas.items()}).T.rename_axis("head (condition)"),
+                              index=True)]
 
     def confidence_figure(self) -> list:
         """H2: the RF input's top probability on the training rows against the reporting rows."""
