@@ -6,8 +6,9 @@ width, all experiments at 5 x 3; meant for a GPU). Each scale holds:
 * ``common`` — every arm's settings (:class:`fusionlib.arms.settings.ArmSettings` knobs: folds, repeats, trees,
   cohort, training recipe); ``seeds``, ``batch_sizes``, ``thermal_levels`` — the experiments' design factors
   (:mod:`fusionstudy.experiments`; an experiment's own ``repeats`` may differ from ``n_repeats``);
-* ``metadata`` — the metadata chapter (:mod:`fusionstudy.chapters.metadata`): outer folds as the study's scale, inner
-  folds, trees per forest of the reporting fits (``n_estimators``, the study's ``rf_trees``) and of the inner,
+* ``metadata`` — the metadata chapter (:mod:`fusionstudy.chapters.metadata`): outer folds and trees per forest of the
+  reporting fits taken from ``common`` (``n_splits``, ``n_repeats``, ``n_estimators`` = ``rf_trees``), inner
+  folds, trees per forest of the inner,
   choosing fits (``inner_estimators``; fewer at ``default`` to fit a 2-core budget: they only rank the
   candidates), bootstrap draws;
 * ``realdata`` — the real-data page: rendered crops per visit of the semi-real cohort (``draws_per_visit``) and the
@@ -27,8 +28,7 @@ SCALES = {
         "common": {"n_splits": 3, "n_repeats": 1, "rf_trees": 30, "cohort": {"n_patients": 40},
                    "train": {"epochs": 2, "width": 0.0625}},
         "seeds": 2, "batch_sizes": (8, 32), "thermal_levels": (0.0, 1.2),
-        "metadata": {"n_splits": 3, "n_repeats": 1, "inner_splits": 3, "n_estimators": 30, "inner_estimators": 30,
-                     "n_boot": 200},
+        "metadata": {"inner_splits": 3, "inner_estimators": 30, "n_boot": 200},
         "realdata": {"draws_per_visit": 2, "original_trees": 30},
         "replay": {"trees": 60, "bn_epochs": 5, "distribution": {3: 3, 5: 2}, "distribution_trees": 30,
                    "forest_check": 1, "cnn_draws": 1, "compare_current": False},
@@ -36,8 +36,7 @@ SCALES = {
     "default": {
         "common": {"n_splits": 5, "n_repeats": 3, "rf_trees": 300, "cohort": {}, "train": {}},
         "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 1.2, 2.4),
-        "metadata": {"n_splits": 5, "n_repeats": 3, "inner_splits": 3, "n_estimators": 300, "inner_estimators": 100,
-                     "n_boot": 1000},
+        "metadata": {"inner_splits": 3, "inner_estimators": 100, "n_boot": 1000},
         "realdata": {"draws_per_visit": 4, "original_trees": ORIGINAL_TREES},
         "replay": {"trees": 646, "bn_epochs": 300, "distribution": {3: 100, 5: 100}, "distribution_trees": 100,
                    "forest_check": 10, "cnn_draws": 2, "compare_current": True},
@@ -46,10 +45,16 @@ SCALES = {
         "common": {"n_splits": 5, "n_repeats": 3, "rf_trees": 300, "cohort": {"image_size": 128},
                    "train": {"epochs": 100, "patience": 10, "width": 1.0}},
         "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 0.6, 1.2, 2.4, 4.8),
-        "metadata": {"n_splits": 5, "n_repeats": 3, "inner_splits": 5, "n_estimators": 300, "inner_estimators": 300,
-                     "n_boot": 2000},
+        "metadata": {"inner_splits": 5, "inner_estimators": 300, "n_boot": 2000},
         "realdata": {"draws_per_visit": 4, "original_trees": ORIGINAL_TREES},
         "replay": {"trees": 646, "bn_epochs": 300, "distribution": {3: 200, 5: 200}, "distribution_trees": 646,
                    "forest_check": 20, "cnn_draws": 4, "compare_current": True},
     },
 }
+
+# The metadata chapter's outer folds and reporting forests are the study's (one fact, stated once in ``common``).
+for _scale in SCALES.values():
+    _c = _scale["common"]
+    _scale["metadata"] = {"n_splits": _c["n_splits"], "n_repeats": _c["n_repeats"], "n_estimators": _c["rf_trees"],
+                          **_scale["metadata"]}
+del _scale, _c
