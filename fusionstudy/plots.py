@@ -268,7 +268,7 @@ def fold_evidence(rep: dict | None = None, ax=None):
               ("fused model, recorded (" + HISTORY["fusion_3fold_log"].commit + ")", HISTORY["fusion_3fold_log"].folds),
               ("Fix #2+#3, recorded", [HISTORY["fix23"].value, np.nan, np.nan])]
     if rep is not None:
-        series.insert(1, ("metadata arm, replayed here", rep["three_fold"]["κ replay"].tolist()))
+        series.insert(1, ("metadata arm, replayed here", list(rep["facts"].recorded_split.kappa)))
     if ax is None:
         ax = plt.subplots(figsize=(7, 3.2))[1]
     folds = np.arange(1, 4)

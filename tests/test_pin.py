@@ -103,29 +103,36 @@ def test_a_metrics_file_without_its_columns_is_named(book):
 
 
 def _real_data_chapters(gen):
-    """The replay's and the metadata chapter's key tables, and one arm of the real-data page."""
+    """The replay's and the metadata chapter's facts, and one arm of the real-data page."""
+    from test_facts import _record
+
+    from fusionstudy.chapters.metadata_tables import Estimate, MetadataFacts
+
     (gen / "results" / "replay").mkdir(parents=True)
-    pd.DataFrame({"fold": [1, 2, 3], "κ replay": [0.0136, 0.067, 0.1884], "unweighted κ replay": [-0.02, 0.08, 0.1],
-                  "other": ["a", "b", "c"]}).to_csv(gen / "results" / "replay" / "three_fold.csv", index=False)
+    _record().save(gen / "results" / "replay" / "facts.json")
     (gen / "results" / "metadata").mkdir()
-    pd.DataFrame({"arm": ["best", "report's"], "κ quad": [0.407, 0.263], "κ unw": [0.274, 0.173]}).to_csv(
-        gen / "results" / "metadata" / "headline.csv", index=False)
+    MetadataFacts(Estimate(0.407, 0.3, 0.5, 0.274, 0.2, 0.35, 0.01), None).save(
+        gen / "results" / "metadata" / "facts.json")
     (gen / "results" / "realdata" / "baseline").mkdir(parents=True)
     _metrics("baseline", [0.1]).to_csv(gen / "results" / "realdata" / "baseline" / "metrics.csv", index=False)
 
 
-def test_the_real_data_chapters_key_tables_are_pinned(book):
+def test_the_real_data_chapters_facts_are_pinned_by_field(book):
     gen = book / "book" / "generated"
     _real_data_chapters(gen)
     got = pin.collect(gen)
-    assert got["replay/three_fold"] == {"κ replay | 1": 0.0136, "κ replay | 2": 0.067, "κ replay | 3": 0.1884,
-                                        "unweighted κ replay | 1": -0.02, "unweighted κ replay | 2": 0.08,
-                                        "unweighted κ replay | 3": 0.1}
-    assert got["metadata/headline"]["κ quad | best"] == 0.407
+    assert {k: v for k, v in got["replay/facts"].items() if k.startswith("recorded_split")} == {
+        "recorded_split.kappa[1]": 0.0136, "recorded_split.kappa[2]": 0.067, "recorded_split.kappa[3]": 0.1884,
+        "recorded_split.unweighted[1]": 0.0068, "recorded_split.unweighted[2]": 0.0335,
+        "recorded_split.unweighted[3]": 0.0942}
+    assert len(got["replay/facts"]) == 18
+    assert got["metadata/facts"] == {"nested.kappa_quadratic": 0.407, "nested.kappa_unweighted": 0.274}
     assert got["realdata/baseline"]["kappa_quadratic visit"] == 0.1
-    # a table without a pinned column is named
-    pd.DataFrame({"fold": [1]}).to_csv(gen / "results" / "replay" / "three_fold.csv", index=False)
-    with pytest.raises(ValueError, match="three_fold.csv: missing column"):
+    # facts without a pinned field are named with their file
+    doc = json.loads((gen / "results" / "metadata" / "facts.json").read_text())
+    del doc["nested"]
+    (gen / "results" / "metadata" / "facts.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="metadata/facts.json: MetadataFacts has no field 'nested'"):
         pin.collect(gen)
 
 
@@ -137,13 +144,13 @@ def test_real_data_chapters_that_did_not_run_are_not_checked_but_said(book, caps
     args = ["--scale", "smoke", "--root", str(book), "--file", str(expected)]
     assert pin.main([*args, "--update"]) == 0
     capsys.readouterr()
-    # without the data the three chapters did not run: their 12 values are said to be unchecked, the rest passes
+    # without the data the three chapters did not run: their 22 values are said to be unchecked, the rest passes
     import shutil
     for chapter in ("replay", "metadata", "realdata"):
         shutil.rmtree(gen / "results" / chapter)
     assert pin.main(args) == 0
     out = capsys.readouterr().out
-    assert "12 pinned values of the real-data chapter(s) metadata, realdata, replay not checked" in out
+    assert "22 pinned values of the real-data chapter(s) metadata, realdata, replay not checked" in out
     assert "all 6 pinned values reproduced" in out
     # an experiment's arm that vanished is still a difference
     shutil.rmtree(gen / "results" / "metadata_only__ordinal__oof_grouped")
@@ -158,8 +165,8 @@ def test_every_value_belongs_to_a_group_by_its_task_and_whether_images_feed_it()
     assert pin.group_of("exp-report/metadata_only__ordinal__oof_grouped") == "exp-report: rf"
     assert pin.group_of("exp-sweep/baseline_report_s_conditions__thermal_0") == "exp-sweep: image"
     assert pin.group_of("exp-sweep/fix23__thermal_1") == "exp-sweep: image"
-    assert pin.group_of("replay/five_fold") == "replay: table"
-    assert pin.group_of("metadata/headline") == "metadata: table"
+    assert pin.group_of("replay/facts") == "replay: table"
+    assert pin.group_of("metadata/facts") == "metadata: table"
     assert pin.group_of("exp-x/no_such_head") == "exp-x: image"   # unknown: not assumed exact
 
 

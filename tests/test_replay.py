@@ -210,10 +210,12 @@ def test_asking_for_an_absent_pinned_environment_says_how_to_make_it(monkeypatch
 
 # ------------------------------------------------------------------------------------------------ studies
 def test_saved_results_load_back_and_a_skipped_chapter_reads_as_missing(tmp_path):
+    from test_facts import _record
+
     table = pd.DataFrame({"fold": [1, 2], "κ": [0.1, 0.2]})
-    studies.save_results(tmp_path / "ok", {"three_fold": table}, {"scale": "smoke"})
+    studies.save_results(tmp_path / "ok", {"three_fold": table}, {"scale": "smoke"}, _record())
     back = studies.load_results(tmp_path / "ok")
-    assert back["info"] == {"scale": "smoke"} and back["three_fold"].equals(table)
+    assert back["info"] == {"scale": "smoke"} and back["three_fold"].equals(table) and back["facts"] == _record()
     assert not list((tmp_path / "ok").glob(".*"))                     # no temporary file left behind
     studies.save_results(tmp_path / "skip", {}, {"skipped": "no data"})
     assert studies.load_results(tmp_path / "skip") is None and studies.load_results(tmp_path / "none") is None
@@ -224,17 +226,7 @@ def test_split_seeds_start_with_the_recorded_split():
     assert studies.split_seeds(100)[0] == 42 and len(set(studies.split_seeds(100))) == 100
 
 
-def test_normalisation_never_changes_the_rf_alone_and_rarely_a_fixed_average():
-    rng = np.random.default_rng(0)
-    p = rng.uniform(size=(300, 2))
-    y = rng.integers(0, 3, 300)
-    stages = {0: {"p_val": p, "y_val": y}}
-    image = {0: rng.dirichlet([1, 1, 1], 300)}
-    t = studies.normalisation_effect(stages, image, grid_step=0.05).set_index("model")
-    assert t.iloc[0]["predictions changed"] == 0
-    assert t.iloc[0]["κ unnormalised"] == t.iloc[0]["κ normalised"]
-    bound = t.iloc[-1]
-    assert bound["predictions changed"] >= t.iloc[1]["predictions changed"]     # the bound covers the CNN's case
+def test_a_normalised_rf_vector_that_sums_to_one_cannot_be_flipped():
     sure = np.column_stack([np.zeros(5), np.zeros(5)])                           # p2 = 0: the vector sums to 1
     any_flip, share = studies.flippable(replay.ordinal_vector(sure))
     assert not any_flip.any() and (share == 0).all()

@@ -73,40 +73,36 @@ def arm_values(metrics: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-#: The real-data chapters' key tables, pinned beside the arms: (result folder, table file, the column naming a
-#: row, the columns pinned). A row ``r`` and column ``c`` of ``<folder>/<file>`` is the value ``"<c> | <r>"`` of
-#: the key ``"<folder>/<file stem>"``.
-PAGE_TABLES = (
-    ("replay", "three_fold.csv", "fold", ("κ replay", "unweighted κ replay")),
-    ("replay", "five_fold.csv", "fold", ("this replay: RF -> BN -> softmax", "this replay: RF alone")),
-    ("metadata", "headline.csv", "arm", ("κ quad", "κ unw")),
-)
+#: The real-data chapters whose facts are pinned beside the arms: result folder -> the
+#: :class:`fusionstudy.records.Record` saved there as ``facts.json`` (dotted name, imported when read).
+PAGE_FACTS = {"replay": "fusionstudy.replay.facts.ReplayFacts",
+              "metadata": "fusionstudy.chapters.metadata_tables.MetadataFacts"}
 
 
 def page_values(results: Path) -> dict[str, dict[str, float]]:
-    """The :data:`PAGE_TABLES` values found under ``results`` (a chapter that did not run has none)."""
+    """The pinned facts (:meth:`fusionstudy.records.Record.pinned`) of the chapters of :data:`PAGE_FACTS` found under
+    ``results``, as ``{"<folder>/facts": {"<field>": value}}`` (a chapter that did not run has none)."""
+    import importlib
+
+    from fusionstudy.records import FACTS_JSON
+
     out = {}
-    for folder, name, row_col, cols in PAGE_TABLES:
-        path = results / folder / name
-        if not path.is_file():
-            continue
-        table = pd.read_csv(path, dtype={row_col: str})
-        missing = {row_col, *cols} - set(table.columns)
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
-        out[f"{folder}/{Path(name).stem}"] = {f"{c} | {r}": float(v) for _, row in table.iterrows()
-                                               for c in cols for r, v in [(row[row_col], row[c])]
-                                               if pd.notna(pd.to_numeric(v, errors="coerce"))}
+    for folder, dotted in PAGE_FACTS.items():
+        path = results / folder / FACTS_JSON
+        if path.is_file():
+            module, _, name = dotted.rpartition(".")
+            record = getattr(importlib.import_module(module), name)
+            out[f"{folder}/{Path(FACTS_JSON).stem}"] = {k: float(v) for k, v in record.load(path).pinned().items()}
     return out
 
 
-#: The tasks whose pinned values are a page's tables (:data:`PAGE_TABLES`), not arms.
-TABLE_TASKS = tuple(dict.fromkeys(folder for folder, *_ in PAGE_TABLES))
+#: The tasks whose pinned values are a page's facts (:data:`PAGE_FACTS`), not arms.
+TABLE_TASKS = tuple(PAGE_FACTS)
 
 
 def group_of(key: str) -> str:
     """The tolerance group of a pinned value's key (``"<task>/<arm folder>"``, or ``"<task>/<table>"``):
-    ``"<task>: table"`` for a page's table, else ``"<task>: image"`` when the arm's head reads the image CNN's
+    ``"<task>: table"`` for a page's facts, else ``"<task>: image"`` when the arm's head reads the image CNN's
     probabilities (or is the CNN) and ``"<task>: rf"`` when it reads the RF's only. The head is the longest
     head name (:data:`fusionlib.arms.settings.HEADS`) the arm's folder starts with; an unknown one counts as image."""
     from fusionlib.arms.settings import IMAGE, head_names, head
@@ -139,7 +135,7 @@ def decided(scale: str, verdict: dict) -> bool:
 
 def collect(generated: str | Path) -> dict[str, dict[str, float]]:
     """The pinned values under ``<generated>/results``: every arm result's (``{arm: {metric: value}}``) and the
-    real-data chapters' key tables (:func:`page_values`)."""
+    real-data chapters' facts (:func:`page_values`)."""
     results = Path(generated) / "results"
     if not results.is_dir():
         raise FileNotFoundError(f"{results}: no results (run the study first: make book)")

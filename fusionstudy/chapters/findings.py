@@ -233,64 +233,6 @@ def load_replay(generated_dir) -> dict | None:
     return load_results(Path(generated_dir) / "results" / REPLAY_TASK)
 
 
-def replay_facts(rep: dict) -> dict:
-    """The numbers the findings quote, computed from the replay chapter's tables."""
-    import numpy as np
-
-    from fusionstudy.replay.studies import percentile_of, split_means
-    from fusionstudy.report import ORIGINAL_3FOLD
-
-    low = ORIGINAL_3FOLD[0]["kappa_quadratic"]
-
-    t3, exact = rep["three_fold"], rep["folds_exact"]
-    f1 = exact[exact["fold"] == 1].iloc[0]
-    five = rep["five_fold"]
-    five = five[five["fold"] != "mean"]
-    bn = five["this replay: RF -> BN -> softmax"].to_numpy(float)
-    rec5 = five["recorded (3950388)"].to_numpy(float)
-    ev5 = five["original code replayed (evidence file)"].to_numpy(float)
-    dist = rep["distribution"]
-    means = split_means(dist)
-    m3, m5 = means[means["n_folds"] == 3], means[means["n_folds"] == 5]
-    d3 = dist[dist["n_folds"] == 3]["kappa_quadratic"]
-    norm = rep["normalisation"].set_index("model")
-    rf_row = [i for i in norm.index if i.startswith("RF alone")][0]
-    avg_rows = [i for i in norm.index if "semi-real" in i and "×" in i]
-    any_row = [i for i in norm.index if "any image vector" in i][0]
-    defects = rep["defects"]
-    knobs = rep["info"].get("knobs", {})
-    return {
-        "sklearn": rep["info"]["engine"]["scikit-learn"], "engine": rep["info"]["engine"]["engine"],
-        "k3": t3["κ replay"].tolist(), "k3_mean": float(t3["κ replay"].mean()),
-        "identical": bool(t3["identical matrix"].all()), "n_identical": int(t3["identical matrix"].sum()),
-        "train3": t3["training-row κ replay (unweighted)"].tolist(),
-        "fold1": {"kappa": float(f1["kappa_quadratic"]), "unweighted": float(f1["kappa_unweighted"]),
-                  "train": float(f1["train_kappa_unweighted"]), "share_P": float(f1["share_predicted_P"])},
-        "bn5": bn.tolist(), "bn5_mean": float(np.mean(bn)), "rf5_mean": float(five["this replay: RF alone"].mean()),
-        "bn5_equal_recorded": int(np.sum(np.round(bn, 3) == np.round(rec5, 3))),
-        "bn5_equal_evidence": int(np.sum(np.abs(bn - ev5) < 5e-5)), "full_scale": knobs.get("trees") == 646,
-        "n3": int(len(m3)), "n5": int(len(m5)), "dist_trees": int(dist["n_trees"].iloc[0]),
-        "share_low_fold": float(100 * np.mean(m3["min"] <= low)) if len(m3) else float("nan"),
-        "pct_0136": percentile_of(d3, low), "pct_0897": percentile_of(m3["mean"], HISTORY["metadata_3fold"].value),
-        "pct_022": percentile_of(m3["mean"], HISTORY["fusion_3fold"].value),
-        "pct_254": percentile_of(m5["mean"], HISTORY["metadata_5fold"].value),
-        "median3": float(np.median(m3["mean"])) if len(m3) else float("nan"),
-        "median5": float(np.median(m5["mean"])) if len(m5) else float("nan"),
-        "norm_rows": int(norm.loc[rf_row, "rows"]), "norm_rf_changed": int(norm.loc[rf_row, "predictions changed"]),
-        "norm_avg_changed": int(norm.loc[avg_rows[0], "predictions changed"]) if avg_rows else None,
-        "norm_avg_k": (float(norm.loc[avg_rows[0], "κ unnormalised"]), float(norm.loc[avg_rows[0], "κ normalised"]))
-        if avg_rows else None,
-        "norm_any_share": float(norm.loc[any_row, "mean share of image vectors that change it"]),
-        "fixed1": (float(rep["fixed_average"].iloc[0, 3]) if "fixed_average" in rep else None),
-        "bn_agreement": float(rep["agreement"][(rep["agreement"]["head"] == "1ea5ac0")
-                                               & (rep["agreement"]["split"] == "3 folds")]
-                              ["agreement with RF (validation)"].mean()),
-        "defects": {(r["variant"], r["head"]): float(r["mean κ"]) for _, r in defects.iterrows()},
-        "defect_train": {(r["variant"], r["head"]): float(r["training-row κ (unweighted)"])
-                         for _, r in defects.iterrows()},
-    }
-
-
 def _folds(values, digits: int = 4) -> str:
     return " / ".join(f"{v:.{digits}f}" for v in values)
 
@@ -336,28 +278,28 @@ def short_answer(rep: dict | None) -> str:
                 f"on the metadata arm itself scored {_folds(md.folds)} ({md.commit}); the history's fused model "
                 f"tracked it fold by fold ({_folds(fus.folds)}, {fus.commit}), and Fix #2+#3's {fix.value:g} equals "
                 "that arm's fold 1.")
-    f = replay_facts(rep)
-    exact = ("with every confusion matrix identical to the log" if f["identical"] else
-             f"with {f['n_identical']} of 3 confusion matrices identical to the log")
+    f = rep["facts"]
+    exact = ("with every confusion matrix identical to the log" if all(f.recorded_split.identical) else
+             f"with {f.recorded_split.n_identical} of 3 confusion matrices identical to the log")
     lead = lead_sentence(history_gap())
     s1 = (f"**{lead}** The report's "
           f"{m5.value:g} for metadata alone came from a 5-fold run elsewhere ({m5.commit}), while its fusion and "
           f"fixes ran on a seeded 3-fold split on which the metadata arm itself — softmax of the RF vector, zero "
-          f"trainable weights — scores {_folds(f['k3'])} (mean {f['k3_mean']:.4f}; replayed here from the public "
+          f"trainable weights — scores {_folds(f.recorded_split.kappa)} (mean {f.recorded_split.mean:.4f}; replayed here from the public "
           f"rows {exact}).")
     s2 = (f"On that split the fused model tracked the RF fold by fold (history: {_folds(fus.folds)} against "
           f"{_folds(md.folds)}) — heads trained on the RF's in-sample training probabilities (training-row κ "
-          f"{min(f['train3']):.2f}–{max(f['train3']):.2f}) learn to copy it; the replay's trained BN head agrees "
-          f"with the RF argmax on {f['bn_agreement']:.0%} of validation rows — and Fix #2+#3's {fix.value:g} with "
+          f"{min(f.recorded_split.train_unweighted):.2f}–{max(f.recorded_split.train_unweighted):.2f}) learn to copy it; the replay's trained BN head agrees "
+          f"with the RF argmax on {f.bn_agreement:.0%} of validation rows — and Fix #2+#3's {fix.value:g} with "
           f"training κ {fix.extra['train_kappa']:g} and {fix.extra['share_predicted_P']:.0%} predicted P is the RF "
-          f"alone on fold 1 (replay: {f['fold1']['kappa']:.4f}, training κ {f['fold1']['train']:.3f}, "
-          f"{f['fold1']['share_P']:.1%} P).")
-    draw = draw_word(f["pct_0897"])
-    s3 = (f"For this protocol the recorded 3-fold split is {draw}: over {f['n3']} seeded 3-fold patient splits of the "
-          f"same rows ({f['dist_trees']}-tree forests) its mean {md.value:g} sits at the {ordinal(f['pct_0897'])} "
-          f"percentile of split means and {f['share_low_fold']:.0f} % of splits have a fold at or below "
+          f"alone on fold 1 (replay: {f.fold_one.kappa:.4f}, training κ {f.fold_one.train_unweighted:.3f}, "
+          f"{f.fold_one.share_predicted_P:.1%} P).")
+    draw = draw_word(f.splits.pct_metadata_3fold)
+    s3 = (f"For this protocol the recorded 3-fold split is {draw}: over {f.splits.n3} seeded 3-fold patient splits of the "
+          f"same rows ({f.splits.trees}-tree forests) its mean {md.value:g} sits at the {ordinal(f.splits.pct_metadata_3fold)} "
+          f"percentile of split means and {f.splits.share_low_fold_pct:.0f} % of splits have a fold at or below "
           f"{fix.value:g}, "
-          f"while {m5.value:g} sits at the {ordinal(f['pct_254'])} percentile of {f['n5']} 5-fold split means.")
+          f"while {m5.value:g} sits at the {ordinal(f.splits.pct_metadata_5fold)} percentile of {f.splits.n5} 5-fold split means.")
     return " ".join([s1, s2, s3])
 
 
@@ -370,7 +312,7 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     from fusionstudy.report import ORIGINAL_3FOLD, REPORT_FLAWS
 
     H = HISTORY
-    f = replay_facts(rep) if rep is not None else None
+    f = rep["facts"] if rep is not None else None
     missing = "— (replay not run: no data)"
 
     def ev(key, extra=""):
@@ -393,16 +335,16 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     m5, md, fus, fix, avg = (H[k] for k in ("metadata_5fold", "metadata_3fold", "fusion_3fold_log", "fix23",
                                               "fixed_average"))
     gap = history_gap()
-    k3 = f"{_folds(f['k3'])} (mean {f['k3_mean']:.4f})" if f else ""
+    k3 = f"{_folds(f.recorded_split.kappa)} (mean {f.recorded_split.mean:.4f})" if f else ""
 
     # the report's three numbers
     ours = verdict = ""
     if f:
-        ours = (f"RF → BN → softmax, 5 folds: {_folds(f['bn5'])} (mean {f['bn5_mean']:.3f}); RF alone "
-                f"{f['rf5_mean']:.3f}; {f['bn5_equal_evidence']} of 5 folds equal the evidence file's run of the "
-                f"original code; {m5.value:g} at the {ordinal(f['pct_254'])} percentile of {f['n5']} 5-fold split means")
-        verdict = (f"{f['bn5_equal_recorded']} of 5 recorded folds reproduced"
-                   + ("" if f["full_scale"] else " (reduced scale)")
+        ours = (f"RF → BN → softmax, 5 folds: {_folds(f.five_fold.bn)} (mean {f.five_fold.bn_mean:.3f}); RF alone "
+                f"{f.five_fold.rf_mean:.3f}; {f.five_fold.equal_evidence} of 5 folds equal the evidence file's run of the "
+                f"original code; {m5.value:g} at the {ordinal(f.splits.pct_metadata_5fold)} percentile of {f.splits.n5} 5-fold split means")
+        verdict = (f"{f.five_fold.equal_recorded} of 5 recorded folds reproduced"
+                   + ("" if f.five_fold.full_scale else " (reduced scale)")
                    + "; a 5-fold number, not comparable with the 3-fold fusion")
     add(f"metadata alone scores {m5.value:g} (the bar the fusion failed)",
         ev("metadata_5fold", "'from handoff document', another machine"), ours,
@@ -410,24 +352,24 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     add(f"the fusion collapses to {H['fusion_3fold'].value:g}",
         ev("fusion_3fold", f"3 folds, no per-fold log; the history's own 3-fold fusion: {_folds(fus.folds)} "
                            f"({fus.commit})"),
-        f"the RF alone on that 3-fold split: {k3}; {H['fusion_3fold'].value:g} at the {ordinal(f['pct_022'])} "
-        f"percentile of {f['n3']} 3-fold split means" if f else "",
+        f"the RF alone on that 3-fold split: {k3}; {H['fusion_3fold'].value:g} at the {ordinal(f.splits.pct_fusion_3fold)} "
+        f"percentile of {f.splits.n3} 3-fold split means" if f else "",
         f"no collapse against the RF on the same split: the history's fused model is within {gap:.3f} of the RF in "
         "every fold" if gap < NEAR else f"the history's fused model differs from the RF by up to {gap:.3f} in a fold")
-    same = f and round(f["fold1"]["kappa"], 4) == fix.value
+    same = f and round(f.fold_one.kappa, 4) == fix.value
     add(f"Fix #2+#3 fails: {fix.value:g} (training κ {fix.extra['train_kappa']:g}, unweighted "
         f"{fix.extra['kappa_unweighted']:g}, {fix.extra['share_predicted_P']:.0%} P)", ev("fix23", "code d5849b1"),
-        f"RF alone, fold 1: κ {f['fold1']['kappa']:.4f}, unweighted {f['fold1']['unweighted']:.4f}, training κ "
-        f"{f['fold1']['train']:.3f}, {f['fold1']['share_P']:.1%} P" if f else "",
+        f"RF alone, fold 1: κ {f.fold_one.kappa:.4f}, unweighted {f.fold_one.unweighted:.4f}, training κ "
+        f"{f.fold_one.train_unweighted:.3f}, {f.fold_one.share_predicted_P:.1%} P" if f else "",
         "the four statistics are the RF alone on fold 1" if same else
         "compare with the RF alone on fold 1" if f else "equals the metadata arm's fold 1 in the log")
     log_train = ORIGINAL_3FOLD[0]["train_kappa_unweighted"]
-    if f and f["fixed1"] is not None:
-        near = abs(f["fixed1"] - f["fold1"]["kappa"]) < NEAR
-        ours = (f"fold 1, the fixed average with the semi-real CNN's image probabilities: κ {f['fixed1']:.4f}; RF "
-                f"alone {f['fold1']['kappa']:.4f}, training κ {f['fold1']['train']:.3f}")
+    if f and f.fixed is not None:
+        near = abs(f.fixed.average[0] - f.fold_one.kappa) < NEAR
+        ours = (f"fold 1, the fixed average with the semi-real CNN's image probabilities: κ {f.fixed.average[0]:.4f}; RF "
+                f"alone {f.fold_one.kappa:.4f}, training κ {f.fold_one.train_unweighted:.3f}")
         verdict = (("within" if near else "not within") + f" {NEAR:g} of the RF alone on fold 1 here; the recorded "
-                   f"training κ {avg.extra['train_kappa']:g} is the RF's in-sample κ ({f['fold1']['train']:.3f})")
+                   f"training κ {avg.extra['train_kappa']:g} is the RF's in-sample κ ({f.fold_one.train_unweighted:.3f})")
     else:
         ours = ""
         verdict = f"the recorded training κ is the metadata arm's in-sample κ on fold 1 ({log_train:g} in the log)"
@@ -439,12 +381,12 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     ours, verdict = "", ("the RF alone cannot change (a positive rescaling keeps the argmax); the fixed average needs "
                          "the replay")
     if f:
-        ours = f"RF alone: {f['norm_rf_changed']} of {f['norm_rows']} predictions change"
-        share = (f["norm_avg_changed"] or 0) / f["norm_rows"]
-        if f["norm_avg_changed"] is not None:
-            ours += (f"; the fixed average with the semi-real CNN: {f['norm_avg_changed']} change (κ "
-                     f"{f['norm_avg_k'][0]:.4f} → {f['norm_avg_k'][1]:.4f})")
-        ours += f"; over all image vectors on a grid a mean {f['norm_any_share']:.1%} of them change a row's prediction"
+        ours = f"RF alone: {f.normalisation.rf.changed} of {f.normalisation.rows} predictions change"
+        share = (f.normalisation.average.changed if f.normalisation.average else 0) / f.normalisation.rows
+        if f.normalisation.average is not None:
+            ours += (f"; the fixed average with the semi-real CNN: {f.normalisation.average.changed} change (κ "
+                     f"{f.normalisation.average.kappa_raw:.4f} → {f.normalisation.average.kappa_normalised:.4f})")
+        ours += f"; over all image vectors on a grid a mean {f.normalisation.any_image_share:.1%} of them change a row's prediction"
         verdict = (f"normalisation cannot produce such a jump: it changes {share:.1%} of the fixed average's "
                    "predictions here; other changes (a pre-trained, frozen image branch) landed between the two runs"
                    if share < NEAR else "normalisation changes many predictions here: it could have contributed")
@@ -469,17 +411,17 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
     # the report's flaws and fixes
     for key, text in REPORT_FLAWS.items():
         if key == "flaw 3":
-            ours = (f"RF → BN → softmax vs RF alone, 5 folds: {f['bn5_mean']:.3f} vs {f['rf5_mean']:.3f}; the BN head "
-                    f"agrees with the RF argmax on {f['bn_agreement']:.0%} of validation rows (3 folds)") if f else ""
+            ours = (f"RF → BN → softmax vs RF alone, 5 folds: {f.five_fold.bn_mean:.3f} vs {f.five_fold.rf_mean:.3f}; the BN head "
+                    f"agrees with the RF argmax on {f.bn_agreement:.0%} of validation rows (3 folds)") if f else ""
             verdict = ("BatchNorm did not destroy the RF's ranking: the BN head scores like the RF alone"
-                       if f and abs(f["bn5_mean"] - f["rf5_mean"]) < NEAR else
+                       if f and abs(f.five_fold.bn_mean - f.five_fold.rf_mean) < NEAR else
                        "the BN head departs from the RF alone" if f else
                        f"the {m5.value:g} itself was scored through BatchNorm")
             add(f"report {key}: {text}", ev("metadata_5fold", f"the report's own {m5.value:g} came from the head "
                                                               "with BatchNorm (1ea5ac0)"), ours, verdict)
         else:
-            ours = (f"the RF alone on the fusion's split: {_folds(f['k3'])}"
-                    + (", replayed with identical confusion matrices" if f["identical"] else "")) if f else ""
+            ours = (f"the RF alone on the fusion's split: {_folds(f.recorded_split.kappa)}"
+                    + (", replayed with identical confusion matrices" if all(f.recorded_split.identical) else "")) if f else ""
             add(f"report {key}: {text}",
                 ev("fusion_3fold_log", f"the fused model scores what the RF alone scores on each fold "
                                        f"({_folds(md.folds)}, {md.commit})"),
@@ -492,16 +434,16 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         verdict = f"expected from the 5-fold {m5.value:g}"
         if f:
             verdict = (f"the expectation assumed the 5-fold {m5.value:g}; on the split the fixes ran on the RF alone "
-                       f"reaches {f['k3_mean']:.4f}, below the expected range" if f["k3_mean"] < lo else
+                       f"reaches {f.recorded_split.mean:.4f}, below the expected range" if f.recorded_split.mean < lo else
                        "the RF alone on that split is inside or above the expected range")
         add(f"report {key}: {text}, expected {lo:.2f}–{hi:.2f}", measured,
-            f"the RF alone on the split the fixes ran on: {f['k3_mean']:.4f}" if f else "", verdict)
+            f"the RF alone on the split the fixes ran on: {f.recorded_split.mean:.4f}" if f else "", verdict)
     later = H["metadata_later"]
     ours = ""
     if f:
         ours = (f"replay protocol with all four defects off, 3 folds: mean κ "
-                f"{f['defects'].get(('all four off', 'e0ba25c'), float('nan')):.3f}; median 5-fold split mean of the "
-                f"original protocol {f['median5']:.3f}")
+                f"{f.defect('all four off', 'e0ba25c').kappa:.3f}; median 5-fold split mean of the "
+                f"original protocol {f.splits.median5:.3f}")
     add(f"later: metadata alone {later.value[0]:g}–{later.value[1]:g} after the RF fixes; "
         f"{H['label_filtered'].value[0]:g}–{H['label_filtered'].value[1]:g} after a label filter",
         ev("metadata_later") + "; " + ev("label_filtered"), ours,

@@ -10,13 +10,14 @@ key hashes that module's source).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from fusionlib import io
+from fusionstudy.records import FACTS_JSON, Record
 from fusionstudy.scales import SCALES
 from fusionstudy.chapters.metadata import (BEST_LABEL, LEAK_CHANGES, LEAKS, REPORT, SELECTION_ENCODINGS, SELECTION_MODELS,
                        LeakRefused, NestedResult, check_leak, evaluate, nested_cv)
@@ -72,19 +73,63 @@ def bootstrap_kappa(pred: pd.DataFrame, weights: str | None = "quadratic", n_boo
     return float(k[0]), float(low), float(high)
 
 
-def kappa_row(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
-    """κ quadratic and unweighted per visit (pooled per repeat, mean over repeats) with 95 % patient-bootstrap
-    intervals, and the sd of the pooled κ over repeats."""
-    row = {}
-    for w, tag in (("quadratic", "quad"), (None, "unw")):
-        est, low, high = bootstrap_kappa(pred, w, n_boot, seed=seed)
-        row.update({f"κ {tag}": est, f"95% CI {tag}": f"[{low:.3f}, {high:.3f}]", f"_low {tag}": low,
-                    f"_high {tag}": high})
+@dataclass(frozen=True)
+class Estimate:
+    """κ per visit (pooled over the folds of a repeat, mean over repeats) with its 95 % patient-bootstrap interval
+    (NaN without a bootstrap), quadratic and unweighted, and the sd of the quadratic κ over repeats."""
+    kappa_quadratic: float
+    low_quadratic: float
+    high_quadratic: float
+    kappa_unweighted: float
+    low_unweighted: float
+    high_unweighted: float
+    sd_repeats: float
+
+    def row(self) -> dict:
+        """The estimate as the chapter's table columns."""
+        row = {}
+        for tag, (est, low, high) in (("quad", (self.kappa_quadratic, self.low_quadratic, self.high_quadratic)),
+                                      ("unw", (self.kappa_unweighted, self.low_unweighted, self.high_unweighted))):
+            row.update({f"κ {tag}": est, f"95% CI {tag}": f"[{low:.3f}, {high:.3f}]", f"_low {tag}": low,
+                        f"_high {tag}": high})
+        row["sd over repeats (κ quad)"] = self.sd_repeats
+        return row
+
+
+def kappa_estimate(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> Estimate:
+    """:class:`Estimate` of a model's predictions (``pred``: the tidy out-of-fold predictions of :func:`nested_cv`)."""
+    q = bootstrap_kappa(pred, "quadratic", n_boot, seed=seed)
+    u = bootstrap_kappa(pred, None, n_boot, seed=seed)
     v = _visit_preds(pred)
     per_repeat = [float(kappa_columns(g["y"].to_numpy(), g["pred"].to_numpy()[:, None], "quadratic")[0])
                   for _, g in v.groupby("repeat")]
-    row["sd over repeats (κ quad)"] = float(np.std(per_repeat, ddof=1)) if len(per_repeat) > 1 else np.nan
-    return row
+    sd = float(np.std(per_repeat, ddof=1)) if len(per_repeat) > 1 else np.nan
+    return Estimate(*q, *u, sd)
+
+
+def kappa_row(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """:func:`kappa_estimate` as table columns: κ quadratic and unweighted per visit with 95 % patient-bootstrap
+    intervals, and the sd of the pooled κ over repeats."""
+    return kappa_estimate(pred, n_boot, seed).row()
+
+
+@dataclass(frozen=True)
+class MetadataFacts(Record):
+    """The chapter's headline: the nested-CV arm and the report's arm (None when not among the candidates)."""
+    nested: Estimate
+    report_arm: Estimate | None
+
+    def pinned(self) -> dict[str, float]:
+        """κ quadratic and unweighted of both arms (``"nested.kappa_quadratic"``, ...)."""
+        return {f"{name}.{k}": getattr(e, k) for name in ("nested", "report_arm")
+                for e in [getattr(self, name)] if e is not None for k in ("kappa_quadratic", "kappa_unweighted")}
+
+    def table(self) -> pd.DataFrame:
+        """The headline table, one row per arm."""
+        rows = [{"arm": BEST_LABEL, **self.nested.row()}]
+        if self.report_arm is not None:
+            rows.append({"arm": f"the report's arm ({REPORT.label})", **self.report_arm.row()})
+        return pd.DataFrame(rows)
 
 
 def paired_row(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -102,12 +147,16 @@ def paired_row(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, seed: int =
 
 # --- the chapter's tables ----------------------------------------------------------------------------
 
+def headline_facts(result: NestedResult, n_boot: int = 1000) -> MetadataFacts:
+    """The nested arm and the report's arm (when among the candidates): κ with CIs."""
+    report = result.candidates.get(REPORT.label)
+    return MetadataFacts(kappa_estimate(result.nested, n_boot),
+                         None if report is None else kappa_estimate(report, n_boot))
+
+
 def headline(result: NestedResult, n_boot: int = 1000) -> pd.DataFrame:
-    """The nested arm and the report's arm (when among the candidates): κ with CIs, one row each."""
-    rows = [{"arm": BEST_LABEL, **kappa_row(result.nested, n_boot)}]
-    if REPORT.label in result.candidates:
-        rows.append({"arm": f"the report's arm ({REPORT.label})", **kappa_row(result.candidates[REPORT.label], n_boot)})
-    return pd.DataFrame(rows)
+    """:func:`headline_facts` as the chapter's table, one row per arm."""
+    return headline_facts(result, n_boot).table()
 
 
 def candidate_table(result: NestedResult) -> pd.DataFrame:
@@ -282,15 +331,18 @@ def reference_table(head: pd.DataFrame, table: pd.DataFrame | None = None) -> pd
     return pd.DataFrame(rows, columns=["number", "κ quadratic", "kind"])
 
 
-def write_tables(out_dir, result: NestedResult, head: pd.DataFrame, table: pd.DataFrame) -> None:
+def write_tables(out_dir, result: NestedResult, head: pd.DataFrame, table: pd.DataFrame,
+                 facts: MetadataFacts | None = None) -> None:
     """Write the chapter's results into ``out_dir`` atomically (:func:`fusionlib.io.atomic_folder`): ``nested_predictions.csv.gz``, ``choices.csv``, ``inner_scores.csv``, ``headline.csv``,
-    ``ablation.csv`` and ``settings.json``."""
+    ``ablation.csv``, ``settings.json`` and the headline's facts (``facts.json``, :class:`MetadataFacts`)."""
     with io.atomic_folder(out_dir) as tmp:
         result.nested.to_csv(tmp / "nested_predictions.csv.gz", index=False)
         result.choices.to_csv(tmp / "choices.csv", index=False)
         result.inner.to_csv(tmp / "inner_scores.csv", index=False)
         head.to_csv(tmp / "headline.csv", index=False)
         table.to_csv(tmp / "ablation.csv", index=False)
+        if facts is not None:
+            facts.save(tmp / FACTS_JSON)
         (tmp / "settings.json").write_text(json.dumps({**result.settings, "wall_s": result.wall_s,
                                                        "candidates": [c.label for c in result.configs]}, indent=2))
 
@@ -383,7 +435,8 @@ class MetadataChapter:
         self.result = nested_cv(self.visits, n_splits=k["n_splits"], n_repeats=k["n_repeats"],
                                 inner_splits=k["inner_splits"], n_estimators=k["n_estimators"],
                                 inner_estimators=k["inner_estimators"], n_jobs=self.jobs)
-        self.head = headline(self.result, k["n_boot"])
+        self.facts = headline_facts(self.result, k["n_boot"])
+        self.head = self.facts.table()
         return [f"Scale `{self.scale}`: {len(self.visits)} visits, {self.visits['Patient#'].nunique()} patients; "
                 f"{len(self.result.configs)} candidates; {self.result.settings}.",
                 present.table(self.head), comparison_text(self.result, self.head)]
@@ -435,6 +488,6 @@ class MetadataChapter:
         from fusionstudy import present
 
         if out_dir:
-            write_tables(out_dir, self.result, self.head, self.table)
+            write_tables(out_dir, self.result, self.head, self.table, self.facts)
         return [present.table(reference_table(self.head, self.table)),
                 f"This page's computation: {time.perf_counter() - self.t0:.0f} s with {self.jobs} process(es)."]

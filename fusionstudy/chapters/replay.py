@@ -3,7 +3,8 @@
 :class:`ReplayChapter` runs each section of the chapter on the public row table (:mod:`fusionstudy.replay.protocol`,
 :mod:`fusionstudy.replay.studies`) at a scale's settings (:data:`fusionstudy.scales.SCALES` ``["replay"]``), keeps
 its tables and timings, and returns what the page shows as a list of parts (Markdown text or tables;
-:func:`fusionstudy.present.show`). :meth:`ReplayChapter.save` writes the tables the findings and the pins read.
+:func:`fusionstudy.present.show`). :meth:`ReplayChapter.save` writes its tables and the facts the findings and the pins read
+(:class:`fusionstudy.replay.facts.ReplayFacts`).
 Without the row table every section returns nothing and :meth:`save` records why.
 """
 
@@ -17,7 +18,7 @@ import pandas as pd
 from fusionlib.data import datasets
 from fusionstudy import plots, present, report
 from fusionstudy.replay import protocol as replay
-from fusionstudy.replay import studies
+from fusionstudy.replay import facts, studies
 from fusionstudy.scales import SCALES
 
 
@@ -108,11 +109,16 @@ class ReplayChapter:
         with self._timed("5-fold replay with the BN head"):
             self.five = self._run(5, ("as recorded",), ("e0ba25c", "1ea5ac0"), n_trees=k["trees"],
                                   bn_epochs=k["bn_epochs"])
-        reduced = not (k["trees"] == replay.FOREST["n_estimators"] and k["bn_epochs"] == 300)
+        reduced = not self._full_scale()
         note = (f"Forests of {k['trees']} trees, BN head trained for at most {k['bn_epochs']} epochs"
                 + (" — **reduced at this scale, so the numbers are not comparable with the recorded ones**"
                    if reduced else "") + ".")
-        return [note, _table(self.tables.setdefault("five_fold", studies.five_fold_comparison(self.five)))]
+        epochs = facts.fold_rows(self.five.folds, facts.BN_HEAD)["best_epoch"]
+        table = facts.FiveFold.from_folds(self.five.folds, not reduced).table(epochs)
+        return [note, _table(self.tables.setdefault("five_fold", table))]
+
+    def _full_scale(self) -> bool:
+        return self.knobs["trees"] == replay.FOREST["n_estimators"] and self.knobs["bn_epochs"] == 300
 
     def defects(self) -> list:
         """The 3-fold run with each defect switched off."""
@@ -174,12 +180,14 @@ class ReplayChapter:
                     stages3, self.data_dir, self.scale, draws_per_visit=self.knobs["cnn_draws"])
             except ValueError as e:  # the clinical CSV is needed for the semi-real cohort
                 image, self.image_info = None, {"skipped": str(e)}
-            self.tables["normalisation"] = studies.normalisation_effect(stages3, image)
+            self.normalised = studies.normalisation_effect(stages3, image)
+        self.tables["normalisation"] = self.normalised.table()
         parts += [_table(pd.DataFrame([self.image_info])), _table(self.tables["normalisation"])]
         if image is not None:
-            self.fixed = self.tables["fixed_average"] = studies.fixed_average_table(stages3, image)
+            self.fixed = studies.fixed_average(stages3, image)
+            self.tables["fixed_average"] = self.fixed.table()
             parts += ["The fixed average per fold (RF vector normalised), beside the RF alone and the image alone:",
-                      _table(self.fixed)]
+                      _table(self.tables["fixed_average"])]
         return parts
 
     def timing(self) -> list:
@@ -203,6 +211,9 @@ class ReplayChapter:
         for name in ("engines", "fixed_average"):
             if name in self.tables:
                 tables[name] = self.tables[name]
+        record = facts.replay_facts(self.exact.info["forests"], self.exact.folds, self.five.folds,
+                                    self.defect_runs.folds, self.tables["distribution"], self.normalised, self.fixed,
+                                    self._full_scale())
         studies.save_results(out_dir, tables, {"scale": self.scale, "engine": self.exact.info["forests"],
                                                "rows": self.exact.info["rows"], "knobs": self.knobs,
-                                               "timings_s": self.timings, "image": self.image_info})
+                                               "timings_s": self.timings, "image": self.image_info}, record)

@@ -47,40 +47,40 @@ def _group(task: str, label_or_key: str) -> str:
 
 def replay_verdicts(rep: dict) -> dict[str, dict]:
     """The summary's and the provenance table's verdicts that the replay chapter's tables decide
-    (:func:`fusionstudy.chapters.findings.replay_facts`)."""
+    (:class:`fusionstudy.replay.facts.ReplayFacts`)."""
     from fusionstudy.chapters import findings
     from fusionstudy.report import EXPECTED, HISTORY
 
-    f = findings.replay_facts(rep)
+    f = rep["facts"]
     table = ["replay: table"]
     cnn = ["realdata: image"]   # the replay's image probabilities: the semi-real cohort's CNN, as on the real-data page
     gap = findings.history_gap()
     out = {
         "summary: lead sentence": _v(findings.lead_sentence(gap), None),
-        "summary: the recorded 3-fold split is": _v(findings.draw_word(f["pct_0897"]),
-                                                    min(abs(f["pct_0897"] - b) for b in findings.DRAW_BOUNDS),
+        "summary: the recorded 3-fold split is": _v(findings.draw_word(f.splits.pct_metadata_3fold),
+                                                    min(abs(f.splits.pct_metadata_3fold - b) for b in findings.DRAW_BOUNDS),
                                                     table),
-        "provenance: confusion matrices identical to the log": _v(f"{f['n_identical']} of 3", None, table),
-        "provenance: recorded 5-fold folds reproduced": _v(f"{f['bn5_equal_recorded']} of 5", None, table),
+        "provenance: confusion matrices identical to the log": _v(f"{f.recorded_split.n_identical} of 3", None, table),
+        "provenance: recorded 5-fold folds reproduced": _v(f"{f.five_fold.equal_recorded} of 5", None, table),
         "provenance: the fused model tracks the RF fold by fold": _v(gap < findings.NEAR, findings.NEAR - gap),
-        "provenance: Fix #2+#3 is the RF alone on fold 1": _v(round(f["fold1"]["kappa"], 4)
+        "provenance: Fix #2+#3 is the RF alone on fold 1": _v(round(f.fold_one.kappa, 4)
                                                               == HISTORY["fix23"].value, None, table),
         "provenance: BatchNorm head scores like the RF alone": _v(
-            abs(f["bn5_mean"] - f["rf5_mean"]) < findings.NEAR,
-            findings.NEAR - abs(f["bn5_mean"] - f["rf5_mean"]), table * 2),
+            abs(f.five_fold.bn_mean - f.five_fold.rf_mean) < findings.NEAR,
+            findings.NEAR - abs(f.five_fold.bn_mean - f.five_fold.rf_mean), table * 2),
     }
-    if f["fixed1"] is not None:
-        d = abs(f["fixed1"] - f["fold1"]["kappa"])
+    if f.fixed is not None:
+        d = abs(f.fixed.average[0] - f.fold_one.kappa)
         out["provenance: the fixed average is within 0.05 of the RF alone on fold 1"] = _v(
             d < findings.NEAR, findings.NEAR - d, cnn)
-    if f["norm_avg_changed"] is not None:
-        share = f["norm_avg_changed"] / f["norm_rows"]
+    if f.normalisation.average is not None:
+        share = f.normalisation.average.changed / f.normalisation.rows
         out["provenance: normalising changes under 5 % of the fixed average's predictions"] = _v(
             share < findings.NEAR, findings.NEAR - share, cnn)
     for key, rec in EXPECTED.items():
         lo = rec.value[0]
         out[f"provenance: the RF alone on the fixes' split is below {key}'s expected range"] = _v(
-            f["k3_mean"] < lo, f["k3_mean"] - lo, table)
+            f.recorded_split.mean < lo, f.recorded_split.mean - lo, table)
     return out
 
 

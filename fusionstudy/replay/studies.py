@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from fusionstudy import records
 from fusionstudy.replay import protocol as replay
 from fusionlib import io
 from fusionlib.cache.hashing import content_key
@@ -187,12 +188,14 @@ def flippable(rf_raw: np.ndarray, weight: float = 0.7, grid: np.ndarray | None =
 
 
 def normalisation_effect(stages: dict, image: dict | None = None, weight: float = 0.7, grid_step: float = 0.01
-                         ) -> pd.DataFrame:
+                         ) -> "Normalisation":
     """Does normalising the RF vector change predictions? On the validation rows of the replay's folds
     (``stages``: fold -> :func:`fusionstudy.replay.protocol.forest_stage` output; ``image``: fold -> ``(n_val, 3)`` image
-    probabilities or None). Rows: the RF alone; the fixed average with ``image``; the fixed average bounded over
-    every image vector of the simplex grid. Columns: rows scored, predictions changed, κ without and with
-    normalisation (pooled over the folds' validation rows)."""
+    probabilities or None): the RF alone; the fixed average with ``image``; the fixed average bounded over every
+    image vector of the simplex grid — predictions changed, κ without and with normalisation (pooled over the
+    folds' validation rows). :meth:`fusionstudy.replay.facts.Normalisation.table` is the chapter's table."""
+    from fusionstudy.replay.facts import Normalisation, Normalised
+
     grid = simplex_grid(grid_step)
     raw = {f: replay.ordinal_vector(st["p_val"], "ordinal_original") for f, st in stages.items()}
     y = np.concatenate([st["y_val"] for st in stages.values()])
@@ -202,27 +205,27 @@ def normalisation_effect(stages: dict, image: dict | None = None, weight: float 
     def kq(pred):
         return float(cohen_kappa_score(y, pred, labels=[0, 1, 2], weights="quadratic"))
 
-    rows = [{"model": "RF alone (argmax of the RF vector)", "rows": len(y),
-             "predictions changed": int((r.argmax(1) != n.argmax(1)).sum()), "κ unnormalised": kq(r.argmax(1)),
-             "κ normalised": kq(n.argmax(1))}]
+    rf = Normalised("RF alone (argmax of the RF vector)", int((r.argmax(1) != n.argmax(1)).sum()), kq(r.argmax(1)),
+                    kq(n.argmax(1)))
+    average = alone = None
     if image is not None:
         q = np.concatenate([image[f] for f in stages])
         a, b = _fixed_average(r, q, weight).argmax(1), _fixed_average(n, q, weight).argmax(1)
-        rows.append({"model": f"{weight:g} × RF + {1 - weight:.1f} × image (semi-real CNN)", "rows": len(y),
-                     "predictions changed": int((a != b).sum()), "κ unnormalised": kq(a), "κ normalised": kq(b)})
-        rows.append({"model": "image alone (semi-real CNN)", "rows": len(y), "predictions changed": 0,
-                     "κ unnormalised": kq(q.argmax(1)), "κ normalised": kq(q.argmax(1))})
+        average = Normalised(f"{weight:g} × RF + {1 - weight:.1f} × image (semi-real CNN)", int((a != b).sum()),
+                             kq(a), kq(b))
+        alone = Normalised("image alone (semi-real CNN)", 0, kq(q.argmax(1)), kq(q.argmax(1)))
     any_flip, share = flippable(r, weight, grid)
-    rows.append({"model": f"{weight:g} × RF + {1 - weight:.1f} × any image vector ({len(grid):,} on the simplex)",
-                 "rows": len(y), "predictions changed": int(any_flip.sum()), "κ unnormalised": np.nan,
-                 "κ normalised": np.nan, "mean share of image vectors that change it": float(share.mean())})
-    return pd.DataFrame(rows)
+    return Normalisation(rows=len(y), weight=weight, grid_points=len(grid), rf=rf, average=average, image=alone,
+                         any_image_changed=int(any_flip.sum()), any_image_share=float(share.mean()))
 
 
-def fixed_average_table(stages: dict, image: dict, weight: float = 0.7) -> pd.DataFrame:
+def fixed_average(stages: dict, image: dict, weight: float = 0.7) -> "FixedAverage":
     """Per fold of the replay: κ of the RF alone, of the image alone and of the fixed ``weight`` x RF + rest x image
-    average (RF vector normalised, as from 9a8737d on), and how often the average predicts the RF's argmax."""
-    rows = []
+    average (RF vector normalised, as from 9a8737d on), and how often the average predicts the RF's argmax
+    (:meth:`fusionstudy.replay.facts.FixedAverage.table` is the chapter's table)."""
+    from fusionstudy.replay.facts import FixedAverage
+
+    cols = {"rf": [], "image": [], "average": [], "agreement": []}
     for f, st in stages.items():
         y, rf = st["y_val"], replay.ordinal_vector(st["p_val"], "normalised")
         avg = _fixed_average(rf, image[f], weight)
@@ -230,10 +233,10 @@ def fixed_average_table(stages: dict, image: dict, weight: float = 0.7) -> pd.Da
         def kq(pred):
             return float(cohen_kappa_score(y, pred, labels=[0, 1, 2], weights="quadratic"))
 
-        rows.append({"fold": f + 1, "κ RF alone": kq(rf.argmax(1)), "κ image alone": kq(image[f].argmax(1)),
-                     f"κ {weight:g} × RF + {1 - weight:.1f} × image": kq(avg.argmax(1)),
-                     "agreement of the average with the RF argmax": float(np.mean(avg.argmax(1) == rf.argmax(1)))})
-    return pd.DataFrame(rows)
+        for k, v in (("rf", kq(rf.argmax(1))), ("image", kq(image[f].argmax(1))), ("average", kq(avg.argmax(1))),
+                     ("agreement", float(np.mean(avg.argmax(1) == rf.argmax(1))))):
+            cols[k].append(v)
+    return FixedAverage(weight=weight, **{k: tuple(v) for k, v in cols.items()})
 
 
 def semi_real_image_probabilities(stages: dict, data_dir: str | None = None, scale: str = "default",
@@ -329,27 +332,6 @@ def engine_difference(pinned: "replay.Replay", current: "replay.Replay", head: s
     return pd.DataFrame(rows)
 
 
-def five_fold_comparison(r: "replay.Replay") -> pd.DataFrame:
-    """Per fold of the 5-fold replay: the recorded metadata κ (the report's 0.254 run), the evidence file's replay of
-    the original code, this replay's BN head and the RF alone."""
-    from fusionstudy.report import EVIDENCE_REPLAY_5FOLD, HISTORY
-
-    f = r.folds[r.folds["variant"] == "as recorded"]
-    bn = f[f["head"] == "1ea5ac0"].set_index("fold")
-    rf = f[f["head"] == "e0ba25c"].set_index("fold")
-    rows = []
-    for i, (rec, ev) in enumerate(zip(HISTORY["metadata_5fold"].folds, EVIDENCE_REPLAY_5FOLD), start=1):
-        rows.append({"fold": i, "recorded (3950388)": rec, "original code replayed (evidence file)": ev,
-                     "this replay: RF -> BN -> softmax": bn.loc[i, "kappa_quadratic"] if i in bn.index else np.nan,
-                     "best epoch": bn.loc[i, "best_epoch"] if i in bn.index else np.nan,
-                     "this replay: RF alone": rf.loc[i, "kappa_quadratic"] if i in rf.index else np.nan})
-    out = pd.DataFrame(rows)
-    mean = out.drop(columns=["fold", "best epoch"]).mean()
-    out = pd.concat([out, pd.DataFrame([{"fold": "mean", **mean.to_dict()}])], ignore_index=True)
-    out["best epoch"] = [("" if np.isnan(e) else str(int(e))) for e in out["best epoch"]]
-    return out
-
-
 def defect_table(r: "replay.Replay") -> pd.DataFrame:
     """Per variant (each defect switched off in turn) and head: κ per fold (columns ``κ fold 1`` ...), mean κ and
     its change against the variant "as recorded", training-row κ and agreement with the RF argmax."""
@@ -387,22 +369,27 @@ def history_fusion_table() -> pd.DataFrame:
                          "difference": np.subtract(fus.folds, md.folds)})
 
 
-def save_results(out_dir, tables: dict, info: dict) -> None:
-    """Write ``tables`` (name -> DataFrame) as CSV and ``info`` as JSON into ``out_dir``, as one folder that
-    replaces any earlier one atomically (:func:`fusionlib.io.atomic_folder`)."""
+def save_results(out_dir, tables: dict, info: dict, facts: "ReplayFacts | None" = None) -> None:
+    """Write ``tables`` (name -> DataFrame) as CSV, ``info`` as JSON and ``facts`` as ``facts.json`` into ``out_dir``,
+    as one folder that replaces any earlier one atomically (:func:`fusionlib.io.atomic_folder`)."""
     import json
 
     with io.atomic_folder(out_dir) as tmp:
         for name, df in tables.items():
             df.to_csv(tmp / f"{name}.csv", index=False)
         (tmp / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str))
+        if facts is not None:
+            facts.save(tmp / records.FACTS_JSON)
 
 
 def load_results(folder) -> dict | None:
-    """The replay chapter's saved tables (name -> DataFrame) and ``info``; None when the folder or its
-    ``info.json`` is absent (the chapter has not run) or says the chapter was skipped (no data)."""
+    """The replay chapter's saved tables (name -> DataFrame), ``info`` and ``facts``
+    (:class:`fusionstudy.replay.facts.ReplayFacts`); None when the folder or its ``info.json`` is absent (the chapter
+    has not run) or says the chapter was skipped (no data)."""
     import json
     from pathlib import Path
+
+    from fusionstudy.replay.facts import ReplayFacts
 
     folder = Path(folder)
     if not (folder / "info.json").is_file():
@@ -412,4 +399,5 @@ def load_results(folder) -> dict | None:
         return None
     out = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
     out["info"] = info
+    out["facts"] = ReplayFacts.load(folder / records.FACTS_JSON)
     return out
