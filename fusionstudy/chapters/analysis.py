@@ -13,6 +13,7 @@ patient-level paired bootstrap 95 % CI and the Nadeau–Bengio corrected t-test 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,33 +60,83 @@ def compare(a: ArmResult, b: ArmResult, weights: str = "quadratic", n_boot: int 
             "t_low": tt.low, "t_high": tt.high, "p_t": tt.p_value}
 
 
-def comparison_table(results: dict[str, ArmResult], pairs: list[tuple[str, str]], n_boot: int = 1000,
-                     weights=("quadratic", "unweighted")) -> pd.DataFrame:
-    """One row per ``(arm, reference)`` pair: both κ and, per weighting, the difference, its bootstrap CI,
-    bootstrap p, the corrected t-test CI and p."""
-    rows = []
+@dataclass(frozen=True)
+class Difference:
+    """``κ(arm) - κ(reference)`` per visit under one weighting (``weights``: ``"quadratic"`` or ``"unweighted"``):
+    both κ, the difference with its 95 % patient-bootstrap CI (``low``, ``high``) and p, and the corrected t-test's
+    CI and p."""
+    weights: str
+    kappa: float
+    ref_kappa: float
+    delta: float
+    low: float
+    high: float
+    p_boot: float
+    t_low: float
+    t_high: float
+    p_t: float
+
+    @property
+    def verdict(self) -> str:
+        """``"better"``, ``"worse"`` or ``"undecided"`` by the bootstrap CI."""
+        return _verdict(self.low, self.high)
+
+    @property
+    def ci(self) -> str:
+        """The bootstrap CI as the pages print it: ``"[+0.012, +0.034]"``."""
+        return f"[{self.low:+.3f}, {self.high:+.3f}]"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One arm against its reference on the same folds, under each weighting asked for."""
+    arm: str
+    reference: str
+    differences: tuple[Difference, ...]
+
+    def by(self, weights: str = "quadratic") -> Difference:
+        return next(d for d in self.differences if d.weights == weights)
+
+    def row(self) -> dict:
+        """The comparison as a row of :func:`comparison_table`."""
+        row = {"arm": self.arm, "reference": self.reference}
+        for d in self.differences:
+            tag = "quad" if d.weights == "quadratic" else "unw"
+            row.update({f"κ {tag}": d.kappa, f"ref κ {tag}": d.ref_kappa, f"Δκ {tag}": d.delta, f"95% CI {tag}": d.ci,
+                        f"p {tag} (bootstrap)": d.p_boot, f"t-test CI {tag}": f"[{d.t_low:+.3f}, {d.t_high:+.3f}]",
+                        f"p {tag} (t-test)": d.p_t, f"_low {tag}": d.low, f"_high {tag}": d.high})
+        return row
+
+
+def comparisons(results: dict[str, ArmResult], pairs: list[tuple[str, str]], n_boot: int = 1000,
+                weights=("quadratic", "unweighted")) -> list[Comparison]:
+    """One :class:`Comparison` per ``(arm, reference)`` pair (labels of ``results``)."""
+    out = []
     for arm, ref in pairs:
         a, b = results[arm], results[ref]
-        row = {"arm": arm, "reference": ref}
+        diffs = []
         for w in weights:
-            tag = "quad" if w == "quadratic" else "unw"
-            row[f"κ {tag}"] = kappa(a, w)
-            row[f"ref κ {tag}"] = kappa(b, w)
             c = compare(a, b, w, n_boot)
-            row.update({f"Δκ {tag}": c["diff"], f"95% CI {tag}": f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
-                        f"p {tag} (bootstrap)": c["p_boot"], f"t-test CI {tag}": f"[{c['t_low']:+.3f}, {c['t_high']:+.3f}]",
-                        f"p {tag} (t-test)": c["p_t"], f"_low {tag}": c["ci_low"], f"_high {tag}": c["ci_high"]})
-        rows.append(row)
-    return pd.DataFrame(rows)
+            diffs.append(Difference(w, kappa(a, w), kappa(b, w), c["diff"], c["ci_low"], c["ci_high"], c["p_boot"],
+                                    c["t_low"], c["t_high"], c["p_t"]))
+        out.append(Comparison(arm, ref, tuple(diffs)))
+    return out
+
+
+def comparison_table(results: dict[str, ArmResult], pairs: list[tuple[str, str]], n_boot: int = 1000,
+                     weights=("quadratic", "unweighted")) -> pd.DataFrame:
+    """:func:`comparisons` as a table, one row per pair: both κ and, per weighting, the difference, its bootstrap
+    CI, bootstrap p, the corrected t-test CI and p."""
+    return pd.DataFrame([c.row() for c in comparisons(results, pairs, n_boot, weights)])
+
+
+def _verdict(low: float, high: float) -> str:
+    return "better" if low > 0 else "worse" if high < 0 else "undecided"
 
 
 def verdict(row: pd.Series, tag: str = "quad") -> str:
-    """``"better"``, ``"worse"`` or ``"undecided"`` from the bootstrap CI of a comparison row."""
-    if row[f"_low {tag}"] > 0:
-        return "better"
-    if row[f"_high {tag}"] < 0:
-        return "worse"
-    return "undecided"
+    """``"better"``, ``"worse"`` or ``"undecided"`` from the bootstrap CI of a :func:`comparison_table` row."""
+    return _verdict(row[f"_low {tag}"], row[f"_high {tag}"])
 
 
 def shown(comp: pd.DataFrame, results: dict[str, ArmResult], weight: str | None = None,
@@ -129,15 +180,29 @@ def grid_table(results: dict[str, ArmResult]) -> pd.DataFrame:
     return t[in_head_order(t.columns)]
 
 
-def factor_effects(grid: pd.DataFrame) -> pd.DataFrame:
-    """For each factor of the grid (source, decomposition, head), the mean κ at each level (averaged over the
-    other factors) and the factor's range (max - min of those means): which factor moves κ, and by how much."""
+@dataclass(frozen=True)
+class FactorEffect:
+    """One factor of the grid (source, decomposition or head): the mean κ at each of its levels, averaged over the
+    other factors (``means``: level -> κ, in the levels' order), and the factor's ``range`` (max - min of those)."""
+    factor: str
+    means: dict
+
+    @property
+    def range(self) -> float:
+        return max(self.means.values()) - min(self.means.values())
+
+
+def factor_effect_records(grid: pd.DataFrame) -> list[FactorEffect]:
+    """:class:`FactorEffect` of each factor of :func:`grid_table`: which factor moves κ, and by how much."""
     long = grid.rename_axis(columns="head").stack().rename("kappa").reset_index()
-    rows = []
-    for factor in ("source", "decomposition", "head"):
-        means = long.groupby(factor)["kappa"].mean()
-        for level, m in means.items():
-            rows.append({"factor": factor, "level": level, "mean κ": m, "range of the factor": means.max() - means.min()})
+    return [FactorEffect(f, {level: float(m) for level, m in long.groupby(f)["kappa"].mean().items()})
+            for f in ("source", "decomposition", "head")]
+
+
+def factor_effects(grid: pd.DataFrame) -> pd.DataFrame:
+    """:func:`factor_effect_records` as the page's table (3 decimals): factor, level, mean κ, range of the factor."""
+    rows = [{"factor": e.factor, "level": level, "mean κ": m, "range of the factor": e.range}
+            for e in factor_effect_records(grid) for level, m in e.means.items()]
     return pd.DataFrame(rows).round(3)
 
 
@@ -292,13 +357,17 @@ def against_metadata(results: dict[str, ArmResult], weights=("quadratic", "unwei
     return comp
 
 
-def rows_of(comp: pd.DataFrame, results: dict[str, ArmResult], kind: str | None = None,
-            condition: str | None = None) -> pd.DataFrame:
-    """The rows of a comparison table whose arm's head is of ``kind`` (:data:`fusionlib.arms.settings.KINDS`) and
-    whose RF switches are ``condition``, read from the arms' settings."""
-    keep = [(kind is None or results[a].settings.spec.kind == kind)
-            and (condition is None or results[a].settings.condition == condition) for a in comp["arm"]]
-    return comp[keep]
+def rows_of(comp, results: dict[str, ArmResult], kind: str | None = None, condition: str | None = None):
+    """The rows of a comparison table (or the :class:`Comparison` records of a list) whose arm's head is of
+    ``kind`` (:data:`fusionlib.arms.settings.KINDS`) and whose RF switches are ``condition``, read from the arms'
+    settings."""
+    def keep(a):
+        return ((kind is None or results[a].settings.spec.kind == kind)
+                and (condition is None or results[a].settings.condition == condition))
+
+    if isinstance(comp, pd.DataFrame):
+        return comp[[keep(a) for a in comp["arm"]]]
+    return [c for c in comp if keep(c.arm)]
 
 
 def _fmt_ci(row: pd.Series, tag: str = "quad") -> str:

@@ -10,6 +10,7 @@ number (e.g. "did not reproduce" when the baseline's κ stays above :data:`analy
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from fusionstudy.chapters import analysis
@@ -68,8 +69,9 @@ def expectations_table(report_results: dict, scale: str | None = None) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def _ci(comp_row) -> str:
-    return f"Δκ {comp_row['Δκ quad']:+.3f}, 95 % CI {comp_row['95% CI quad']}"
+def _ci(c: "analysis.Comparison") -> str:
+    d = c.by("quadratic")
+    return f"Δκ {d.delta:+.3f}, 95 % CI {d.ci}"
 
 
 class _Report:
@@ -78,7 +80,7 @@ class _Report:
     def __init__(self, rep: dict):
         self.rep = rep
         self.k = {label: analysis.kappa(r) for label, r in rep.items()}
-        self.comp = analysis.against_metadata(rep, weights=("quadratic",))
+        self.comps = analysis.comparisons(rep, analysis.pairs_against_metadata(rep), weights=("quadratic",))
 
     def kappa(self, head: str, cond: str = "") -> float:
         return self.k[arm_label(head, cond)]
@@ -87,10 +89,25 @@ class _Report:
         return summary_table([self.rep[arm_label(head, cond)]])[column].iloc[0]
 
 
+def robust_unweighted(r: _Report, robust: list) -> list:
+    """The robust fusions (``robust``: their :class:`~fusionstudy.chapters.analysis.Comparison` by quadratic κ)
+    against metadata-only by unweighted κ."""
+    arms = {c.arm for c in robust}
+    return analysis.comparisons(r.rep, [(a, ref) for a, ref in analysis.pairs_against_metadata(r.rep) if a in arms],
+                                weights=("unweighted",))
+
+
+def factor_ranges(grid: pd.DataFrame) -> dict[str, float]:
+    """Each factor's range in the root-cause grid (:class:`~fusionstudy.chapters.analysis.FactorEffect`) at the
+    page's 3 decimals, largest first."""
+    ranges = {e.factor: float(np.round(e.range, 3)) for e in analysis.factor_effect_records(grid)}
+    return dict(sorted(ranges.items(), key=lambda kv: -kv[1]))
+
+
 def finding_collapse(r: _Report) -> str:
     """1. Did the reported collapse reproduce (the baseline fusion under the report's conditions)?"""
     base_rep, md_rep = r.kappa("baseline", REPORT), r.kappa("metadata_only", REPORT)
-    row = r.comp.set_index("arm").loc[arm_label("baseline", REPORT)]
+    row = next(c for c in r.comps if c.arm == arm_label("baseline", REPORT))
     train_rep = r.summary("baseline", REPORT, "kappa_quadratic_train_row")
     collapsed = base_rep < analysis.COLLAPSE_BELOW
     return ("**1. The reported collapse.** "
@@ -106,13 +123,12 @@ def finding_collapse(r: _Report) -> str:
 def finding_grid(grid_results: dict) -> str:
     """2. Which factor of the root-cause grid moves κ, and the fusions' gain in each cell."""
     grid = analysis.grid_table(grid_results)
-    eff = analysis.factor_effects(grid)
-    ranges = eff.groupby("factor")["range of the factor"].first().sort_values(ascending=False)
-    src = eff[eff["factor"] == "source"].set_index("level")["mean κ"]
+    ranges = factor_ranges(grid)
+    src = next(e for e in analysis.factor_effect_records(grid) if e.factor == "source").means
     gain = analysis.fusion_gain(grid)
     return ("**2. What moves κ (the root-cause grid).** Ranges of the factor means: "
             + ", ".join(f"{f} {v:.3f}" for f, v in ranges.items())
-            + ". Mean κ by RF source: " + ", ".join(f"{s} {v:.3f}" for s, v in src.items())
+            + ". Mean κ by RF source: " + ", ".join(f"{s} {np.round(v, 3):.3f}" for s, v in src.items())
             + f". The fusion heads' gain over metadata-only in the same cell ranges {gain.min().min():+.3f} to "
             f"{gain.max().max():+.3f}.")
 
@@ -144,9 +160,9 @@ def finding_mechanisms(mech_results: dict) -> str:
 
 def finding_fixes(r: _Report) -> str:
     """4. The report's fixes against metadata-only, and Fix #2+#3 against the report's expectation."""
-    fixes = analysis.rows_of(r.comp, r.rep, kind="keras")
-    better = fixes[fixes["verdict"] == "better"]["arm"].tolist()
-    worse = fixes[fixes["verdict"] == "worse"]["arm"].tolist()
+    fixes = analysis.rows_of(r.comps, r.rep, kind="keras")
+    better = [c.arm for c in fixes if c.by("quadratic").verdict == "better"]
+    worse = [c.arm for c in fixes if c.by("quadratic").verdict == "worse"]
     lo, hi = EXPECTED["fix23"].value
     return (f"**4. The report's fixes.** Against metadata-only under the same conditions, {len(better)} of "
             f"{len(fixes)} report-head arms are better by the 95 % patient-bootstrap CI"
@@ -159,15 +175,14 @@ def finding_fixes(r: _Report) -> str:
 
 def finding_robust(r: _Report) -> str:
     """5. The robust fusions against metadata-only, by quadratic and by unweighted κ."""
-    robust = analysis.rows_of(r.comp, r.rep, kind="robust")
-    robust_unw = analysis.comparison_table(r.rep, [(a, ref) for a, ref in analysis.pairs_against_metadata(r.rep)
-                                                   if a in set(robust["arm"])], weights=("unweighted",))
-    worse_unw = [row["arm"] for _, row in robust_unw.iterrows() if analysis.verdict(row, "unw") == "worse"]
+    robust = analysis.rows_of(r.comps, r.rep, kind="robust")
+    worse_unw = [c.arm for c in robust_unweighted(r, robust) if c.by("unweighted").verdict == "worse"]
     return ("**5. Fusions that respect the bar.** "
-            + "; ".join(f"`{row['arm']}`: κ {row['κ quad']:.3f}, {_ci(row)} ({row['verdict']})"
-                        for _, row in robust.iterrows())
+            + "; ".join(f"`{c.arm}`: κ {c.by('quadratic').kappa:.3f}, {_ci(c)} ({c.by('quadratic').verdict})"
+                        for c in robust)
             + ". " + ("None is worse than metadata-only by its quadratic-κ CI"
-                      if (robust["verdict"] != "worse").all() else "Some are worse than metadata-only by their CI")
+                      if all(c.by("quadratic").verdict != "worse" for c in robust)
+                      else "Some are worse than metadata-only by their CI")
             + ("; by unweighted κ, worse: " + ", ".join(f"`{a}`" for a in worse_unw) + "."
                if worse_unw else "; by unweighted κ none is worse either."))
 

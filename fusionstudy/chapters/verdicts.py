@@ -93,12 +93,11 @@ def findings_verdicts(res: dict) -> dict[str, dict]:
     if "mechanisms" in res:
         out.update(_mechanism_verdicts(res["mechanisms"]))
     if "grid" in res:
-        from fusionstudy.chapters import analysis
+        from fusionstudy.chapters import analysis, findings
 
-        eff = analysis.factor_effects(analysis.grid_table(res["grid"]))
-        ranges = eff.groupby("factor")["range of the factor"].first().sort_values(ascending=False)
-        out["findings: the factor that moves κ most in the root-cause grid"] = _v(
-            ranges.index[0], ranges.iloc[0] - ranges.iloc[1], ["exp-grid: image"] * 2)
+        (top, first), (_, second) = list(findings.factor_ranges(analysis.grid_table(res["grid"])).items())[:2]
+        out["findings: the factor that moves κ most in the root-cause grid"] = _v(top, first - second,
+                                                                                 ["exp-grid: image"] * 2)
     return out
 
 
@@ -117,15 +116,12 @@ def _report_verdicts(rep: dict) -> dict[str, dict]:
     out = {"findings: the reported collapse reproduced": _v(
         k_base < analysis.COLLAPSE_BELOW, k_base - analysis.COLLAPSE_BELOW,
         [group(analysis.arm_label("baseline", findings.REPORT))])}
-    for _, row in r.comp.iterrows():
-        out[f"findings: {row['arm']} against metadata-only (quadratic κ, 95 % CI)"] = _v(
-            row["verdict"], ci_margin(row["_low quad"], row["_high quad"]), [group(row["arm"]), group(row["reference"])])
-    robust = analysis.rows_of(r.comp, rep, kind="robust")
-    pairs = [(a, b) for a, b in analysis.pairs_against_metadata(rep) if a in set(robust["arm"])]
-    for _, row in analysis.comparison_table(rep, pairs, weights=("unweighted",)).iterrows():
-        out[f"findings: {row['arm']} against metadata-only (unweighted κ, 95 % CI)"] = _v(
-            analysis.verdict(row, "unw"), ci_margin(row["_low unw"], row["_high unw"]),
-            [group(row["arm"]), group(row["reference"])])
+    robust = analysis.rows_of(r.comps, rep, kind="robust")
+    for c, weights in [(c, "quadratic") for c in r.comps] + [(c, "unweighted")
+                                                             for c in findings.robust_unweighted(r, robust)]:
+        d = c.by(weights)
+        out[f"findings: {c.arm} against metadata-only ({weights} κ, 95 % CI)"] = _v(
+            d.verdict, ci_margin(d.low, d.high), [group(c.arm), group(c.reference)])
     for head, rec in EXPECTED.items():
         lo, hi = rec.value
         for cond in (findings.REPORT, findings.CORRECTED):
