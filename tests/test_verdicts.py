@@ -13,15 +13,23 @@ def test_a_ci_verdict_is_as_far_from_changing_as_its_nearer_bound_is_from_zero()
 
 
 def test_the_metadata_chapters_choices_carry_their_lead_over_the_runner_up(tmp_path):
-    pd.DataFrame({"repeat": [0, 0], "fold": [0, 1], "chosen": ["rf | a", "hgb | b"],
-                  "inner κ quad (chosen)": [0.40, 0.35]}).to_csv(tmp_path / "choices.csv", index=False)
-    pd.DataFrame({"repeat": [0, 0, 0, 0], "fold": [0, 0, 1, 1], "candidate": ["rf | a", "hgb | b", "rf | a", "hgb | b"],
-                  "inner κ quad": [0.40, 0.3999, 0.30, 0.35]}).to_csv(tmp_path / "inner_scores.csv", index=False)
-    pd.DataFrame({"factor": ["selection", "model (from the report's arm)", "encoding (from the report's arm)",
-                             "temperatures (x) (from the report's arm)"],
-                  "change": ["nested", "a -> b", "c -> d", "t"], "Δκ quad": [0.2, 0.05, 0.08, 0.3]}).to_csv(
-        tmp_path / "ablation.csv", index=False)
-    v = verdicts.metadata_verdicts(tmp_path)
+    from types import SimpleNamespace
+
+    from fusionstudy.chapters import metadata_tables as mt
+
+    result = SimpleNamespace(
+        choices=pd.DataFrame({"repeat": [0, 0], "fold": [0, 1], "chosen": ["rf | a", "hgb | b"],
+                              "inner κ quad (chosen)": [0.40, 0.35]}),
+        inner=pd.DataFrame({"repeat": [0, 0, 0, 0], "fold": [0, 0, 1, 1],
+                            "candidate": ["rf | a", "hgb | b", "rf | a", "hgb | b"],
+                            "inner κ quad": [0.40, 0.3999, 0.30, 0.35]}))
+    ablation = pd.DataFrame({"factor": ["selection", "model (from the report's arm)", "encoding (from the report's arm)",
+                                        "temperatures (x) (from the report's arm)"],
+                             "change": ["nested", "a -> b", "c -> d", "t"], "Δκ quad": [0.2, 0.05, 0.08, 0.3]})
+    est = mt.Estimate(0.4, 0.3, 0.5, 0.2, 0.1, 0.3, 0.01)
+    facts = mt.MetadataFacts(est, None, mt.choices_of(result), mt.largest_change(ablation))
+    facts.save(tmp_path / "facts.json")                                 # the verdicts read the saved record
+    v = verdicts.metadata_verdicts(mt.MetadataFacts.load(tmp_path / "facts.json"))
     assert v["metadata: configuration chosen in repeat 0, fold 0"] == {
         "value": "rf | a", "margin": pytest.approx(1e-4), "groups": ["metadata: table"] * 2}
     assert v["metadata: configuration chosen in repeat 0, fold 1"]["margin"] == pytest.approx(0.05)

@@ -114,10 +114,32 @@ def kappa_row(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """The configuration the inner cross-validation chose in one outer fold, and its ``lead`` in inner κ quad over
+    the runner-up (None: a single candidate)."""
+    repeat: int
+    fold: int
+    chosen: str
+    lead: float | None
+
+
+@dataclass(frozen=True)
+class LargestChange:
+    """The ablation's largest single change from the report's arm (temperatures aside) and its ``lead`` in Δκ quad
+    over the next (None: a single row)."""
+    change: str
+    lead: float | None
+
+
+@dataclass(frozen=True)
 class MetadataFacts(Record):
-    """The chapter's headline: the nested-CV arm and the report's arm (None when not among the candidates)."""
+    """The chapter's claims: the nested-CV arm and the report's arm (None when not among the candidates), the
+    configuration chosen in each outer fold, and the ablation's largest single change (None before the ablation ran
+    or without one)."""
     nested: Estimate
     report_arm: Estimate | None
+    choices: tuple[Choice, ...] = ()
+    largest_change: LargestChange | None = None
 
     def pinned(self) -> dict[str, float]:
         """κ quadratic and unweighted of both arms (``"nested.kappa_quadratic"``, ...)."""
@@ -147,11 +169,32 @@ def paired_row(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, seed: int =
 
 # --- the chapter's tables ----------------------------------------------------------------------------
 
+def choices_of(result: NestedResult) -> tuple[Choice, ...]:
+    """:class:`Choice` per outer fold of ``result``."""
+    out = []
+    for _, c in result.choices.iterrows():
+        scores = result.inner[(result.inner["repeat"] == c["repeat"]) & (result.inner["fold"] == c["fold"])]
+        others = scores[scores["candidate"] != c["chosen"]]["inner κ quad"]
+        lead = float(c["inner κ quad (chosen)"] - others.max()) if len(others) else None
+        out.append(Choice(int(c["repeat"]), int(c["fold"]), str(c["chosen"]), lead))
+    return tuple(out)
+
+
+def largest_change(table: pd.DataFrame) -> LargestChange | None:
+    """The largest single change from the report's arm in an :func:`ablation` table (temperatures aside)."""
+    single = table[table["factor"].str.endswith("(from the report's arm)")
+                   & ~table["factor"].str.startswith("temp")].sort_values("Δκ quad", ascending=False)
+    if not len(single):
+        return None
+    lead = float(single["Δκ quad"].iloc[0] - single["Δκ quad"].iloc[1]) if len(single) > 1 else None
+    return LargestChange(str(single["change"].iloc[0]), lead)
+
+
 def headline_facts(result: NestedResult, n_boot: int = 1000) -> MetadataFacts:
-    """The nested arm and the report's arm (when among the candidates): κ with CIs."""
+    """The nested arm and the report's arm (when among the candidates): κ with CIs; the choice per outer fold."""
     report = result.candidates.get(REPORT.label)
     return MetadataFacts(kappa_estimate(result.nested, n_boot),
-                         None if report is None else kappa_estimate(report, n_boot))
+                         None if report is None else kappa_estimate(report, n_boot), choices_of(result))
 
 
 def headline(result: NestedResult, n_boot: int = 1000) -> pd.DataFrame:
@@ -488,6 +531,7 @@ class MetadataChapter:
         from fusionstudy import present
 
         if out_dir:
-            write_tables(out_dir, self.result, self.head, self.table, self.facts)
+            write_tables(out_dir, self.result, self.head, self.table,
+                         replace(self.facts, largest_change=largest_change(self.table)))
         return [present.table(reference_table(self.head, self.table)),
                 f"This page's computation: {time.perf_counter() - self.t0:.0f} s with {self.jobs} process(es)."]

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fusionstudy.records import FACTS_JSON
+
 import numpy as np
 import pandas as pd
 
@@ -152,27 +154,16 @@ def ci_margin(low: float, high: float) -> float:
     return min(abs(low), abs(high))
 
 
-def metadata_verdicts(folder: Path) -> dict[str, dict]:
+def metadata_verdicts(facts) -> dict[str, dict]:
     """The metadata chapter's selected configuration per outer fold (the inner cross-validation's argmax, margin:
-    its lead over the runner-up) and the ablation's largest single change (margin: its lead over the next)."""
-    out = {}
-    choices = pd.read_csv(folder / "choices.csv")
-    inner = pd.read_csv(folder / "inner_scores.csv")
-    for _, c in choices.iterrows():
-        scores = inner[(inner["repeat"] == c["repeat"]) & (inner["fold"] == c["fold"])]
-        others = scores[scores["candidate"] != c["chosen"]]["inner κ quad"]
-        lead = c["inner κ quad (chosen)"] - others.max() if len(others) else None
-        out[f"metadata: configuration chosen in repeat {c['repeat']}, fold {c['fold']}"] = _v(
-            c["chosen"], lead, ["metadata: table"] * 2)
-    ablation = folder / "ablation.csv"
-    if ablation.is_file():
-        table = pd.read_csv(ablation)
-        single = table[table["factor"].str.endswith("(from the report's arm)")
-                       & ~table["factor"].str.startswith("temp")].sort_values("Δκ quad", ascending=False)
-        if len(single):
-            lead = single["Δκ quad"].iloc[0] - single["Δκ quad"].iloc[1] if len(single) > 1 else None
-            out["metadata: the largest single change from the report's arm"] = _v(
-                single["change"].iloc[0], lead, ["metadata: table"] * 2)
+    its lead over the runner-up) and the ablation's largest single change (margin: its lead over the next), from
+    its facts (:class:`fusionstudy.chapters.metadata_tables.MetadataFacts`)."""
+    out = {f"metadata: configuration chosen in repeat {c.repeat}, fold {c.fold}": _v(c.chosen, c.lead,
+                                                                                      ["metadata: table"] * 2)
+           for c in facts.choices}
+    if facts.largest_change is not None:
+        out["metadata: the largest single change from the report's arm"] = _v(
+            facts.largest_change.change, facts.largest_change.lead, ["metadata: table"] * 2)
     return out
 
 
@@ -197,6 +188,9 @@ def collect(generated: str | Path) -> dict[str, dict]:
         except FileNotFoundError:
             pass
     out.update(findings_verdicts(res))
-    if (results / "metadata" / "choices.csv").is_file():
-        out.update(metadata_verdicts(results / "metadata"))
+    facts = results / "metadata" / FACTS_JSON
+    if facts.is_file():
+        from fusionstudy.chapters.metadata_tables import MetadataFacts
+
+        out.update(metadata_verdicts(MetadataFacts.load(facts)))
     return dict(sorted(out.items()))
