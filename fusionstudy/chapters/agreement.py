@@ -49,7 +49,7 @@ def _pooled(m: pd.DataFrame, metric: str, level: str, split: str = "val") -> flo
 
 
 def agreement_table(results: dict[str, ArmResult] | list[ArmResult], heads=None) -> pd.DataFrame:
-    """One row per arm whose head is in ``heads`` (default: every fusion head of the head table, the report's and the
+    """One row per arm (by its title) whose head is in ``heads`` (default: every fusion head of the head table, the report's and the
     robust ones): its quadratic κ per visit, the RF alone's κ on the same
     visits, the difference, and the share of predictions equal to the RF argmax per visit, per image row and on
     the training rows. Validation values are pooled over the folds of a repeat, then averaged over repeats
@@ -64,7 +64,7 @@ def agreement_table(results: dict[str, ArmResult] | list[ArmResult], heads=None)
         if a.empty:
             continue
         k = r.metrics[(r.metrics["metric"] == "kappa_quadratic")]
-        rows.append({"arm": r.settings.label,
+        rows.append({"arm": r.settings.title,
                      "κ quad (visit)": _pooled(k, "kappa_quadratic", "visit"),
                      "RF alone κ (visit)": _pooled(a, "kappa_quadratic_rf", "visit"),
                      "κ − RF κ (visit)": _pooled(a, "kappa_quadratic_minus_rf", "visit"),
