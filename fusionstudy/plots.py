@@ -45,8 +45,9 @@ def training_curves(history: list[dict], ax=None):
 def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", ax=None, reference: dict | None = None):
     """Mean κ per arm as horizontal bars (one row per arm, labels readable at any count) with the fold-to-fold
     sd (error bars), coloured by condition; optional reference markers ``{head: value}`` (e.g. the report's
-    measured κ). Without ``ax``, the figure is 7 in wide and 0.28 in per arm high."""
-    if ax is None:
+    measured κ). Without ``ax``, the figure is 7 in wide and 0.28 in per arm high, laid out tight."""
+    own = ax is None
+    if own:
         ax = plt.subplots(figsize=(7, 0.28 * len(summary) + 1.3))[1]
     colours = {"report": "tab:red", "corrected": "tab:green", "": "tab:grey"}
     y = np.arange(len(summary))
@@ -67,6 +68,8 @@ def kappa_by_arm(summary: pd.DataFrame, metric: str = "kappa_quadratic_visit", a
             handles.append(Patch(facecolor=c, alpha=0.8))
             labels.append(f"{cond} conditions")
     ax.legend(handles, labels, frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+    if own:
+        ax.figure.tight_layout()
     return ax
 
 
@@ -84,15 +87,52 @@ def crop_grid(pixels: np.ndarray, labels: np.ndarray, per_class: int = 6, seed: 
     return fig
 
 
+def arm_evaluation(predictions: pd.DataFrame, history: list[dict]):
+    """An arm's page: the confusion matrix per visit of its validation predictions (tidy, as
+    :class:`fusionlib.arms.results.ArmResult` holds them) beside its training curves. Returns the figure."""
+    from fusionlib.evaluation import metrics
+
+    val = predictions[predictions["split"] == "val"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1, 1.5]})
+    confusion_heatmap(metrics.confusion(metrics.per_visit(val)), "per visit", ax=axes[0])
+    training_curves(history, ax=axes[1])
+    fig.tight_layout()
+    return fig
+
+
+def thermal_frame(seed: int = 0):
+    """The cohort page: one rendered thermal frame (1/4 resolution) with its wound box, beside the 32 px crop the
+    CNN sees (:mod:`fusionlib.data.thermal`). Returns the figure."""
+    from fusionlib.data import thermal
+
+    scene = thermal.Scene(wound=27.5, peri=30.5, skin=30.0, ambient=23.0, offset=0.0, cx=140, cy=200, rx=9, ry=11,
+                          angle=0.3, gradient=0.8, foot=(135, 180, 113, 162), fov=0.72, noise=0.3)
+    frame = thermal.render_frame(scene, (360, 270), np.random.default_rng(seed))
+    fig, axes = plt.subplots(1, 2, figsize=(7, 4), gridspec_kw={"width_ratios": [1, 1]})
+    axes[0].imshow(frame)
+    axes[0].set_title("a frame (1/4 resolution)")
+    x0, y0, x1, y1 = scene.box()
+    axes[0].add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red"))
+    axes[1].imshow(thermal.crop_resize_pad(frame, scene.box(), 32, 8))
+    axes[1].set_title("its 32 px crop")
+    for ax in axes:
+        ax.axis("off")
+    return fig
+
+
 def train_vs_validation(summary: pd.DataFrame, ax=None):
-    """Per arm, quadratic κ per image row on the model's own training rows beside the reporting fold's."""
-    ax = ax or plt.subplots(figsize=(9, 3.8))[1]
+    """Per arm, quadratic κ per image row on the model's own training rows beside the reporting fold's (without
+    ``ax``: a figure 10 in wide, laid out tight)."""
+    own = ax is None
+    ax = ax or plt.subplots(figsize=(10, 3.8))[1]
     x = np.arange(len(summary))
     ax.bar(x - 0.2, summary["kappa_quadratic_train_row"], width=0.4, label="training rows")
     ax.bar(x + 0.2, summary["kappa_quadratic_row"], width=0.4, label="reporting fold")
     ax.set_xticks(x, summary["title"], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("quadratic κ per image row")
     ax.legend(frameon=False)
+    if own:
+        ax.figure.tight_layout()
     return ax
 
 
@@ -110,14 +150,18 @@ def grid_heatmap(grid: pd.DataFrame, ax=None):
 
 
 def comparison_forest(table: pd.DataFrame, tag: str = "quad", ax=None):
-    """Differences in κ against the reference with their bootstrap 95 % CIs, one line per comparison."""
-    ax = ax or plt.subplots(figsize=(6.5, 0.35 * len(table) + 1.2))[1]
+    """Differences in κ against the reference with their bootstrap 95 % CIs, one line per comparison (without
+    ``ax``: a figure 7 in wide and 0.32 in per comparison high, laid out tight)."""
+    own = ax is None
+    ax = ax or plt.subplots(figsize=(7, 0.32 * len(table) + 1.2))[1]
     y = np.arange(len(table))[::-1]
     d = table[f"Δκ {tag}"].to_numpy()
     ax.errorbar(d, y, xerr=[d - table[f"_low {tag}"], table[f"_high {tag}"] - d], fmt="o", capsize=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, table["arm"], fontsize=8)
     ax.set_xlabel(f"Δκ ({'quadratic' if tag == 'quad' else 'unweighted'}) vs reference, 95 % patient-bootstrap CI")
+    if own:
+        ax.figure.tight_layout()
     return ax
 
 

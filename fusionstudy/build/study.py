@@ -314,6 +314,17 @@ def _clean_leftovers(gen: Path) -> None:
         io.clean_leftovers(gen / sub)
 
 
+def task_times(generated_dir, scale: str) -> "pd.DataFrame":
+    """The appendix's table: per task of :func:`plan` that ran, its last wall time (``s``) and its kernel's peak
+    memory (``peak MiB``), read from ``<generated>/state.json`` (empty when the study has not run)."""
+    import pandas as pd
+
+    path = Path(generated_dir) / "state.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    times = pd.DataFrame({"s": state.get("wall_s", {}), "peak MiB": state.get("peak_rss_mib", {})})
+    return times.reindex([t.name for t in plan(scale) if t.name in times.index])
+
+
 class StateFile:
     """``<generated>/state.json``: per task the hash of its last successful run (``hashes``), its wall time
     (``wall_s``) and the peak memory of its kernel's process tree (``peak_rss_mib``), and the last run's counts;
