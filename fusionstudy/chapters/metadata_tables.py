@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fusionlib import io
+from fusionstudy.chapters.base import DataChapter
 from fusionstudy.records import FACTS_JSON, Record
 from fusionstudy.scales import SCALES
 from fusionstudy.chapters.metadata import (BEST_LABEL, LEAK_CHANGES, LEAKS, REPORT, SELECTION_ENCODINGS, SELECTION_MODELS,
@@ -442,7 +443,7 @@ def bar_pairs(results: dict, best_label: str = BEST_LABEL, report_label: str = "
     return [p for p in pairs if p[1] in results]
 
 
-class MetadataChapter:
+class MetadataChapter(DataChapter):
     """The metadata chapter at ``scale`` on the public clinical CSV of ``data_dir`` (``data_unavailable``: why the
     study could not get it), section by section: each method returns what one cell of ``notebooks/metadata.ipynb``
     shows (:func:`fusionstudy.present.show`); without the file every section returns nothing. ``n_jobs``: outer
@@ -451,16 +452,11 @@ class MetadataChapter:
     def __init__(self, data_dir: str, data_unavailable: str, scale: str, n_jobs: int = 0):
         import os
 
-        from fusionlib.data import datasets, dfu
-        from fusionstudy.scales import SCALES
+        from fusionlib.data import dfu
 
-        self.data = datasets.for_page(data_dir, data_unavailable, require=[dfu.CLINICAL_CSV])
-        self.enabled = self.data.available
+        super().__init__(data_dir, data_unavailable, require=[dfu.CLINICAL_CSV])
         self.scale, self.knobs = scale, SCALES[scale]["metadata"]
         self.jobs = n_jobs or min(2, os.cpu_count() or 1)
-
-    def availability(self) -> list:
-        return [self.data.markdown]
 
     def estimate(self) -> list:
         """The nested-CV estimate beside the report's arm, and the sentence that sets it beside the history."""

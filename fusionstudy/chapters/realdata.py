@@ -59,18 +59,17 @@ def realdata_arms(n_splits: int = 5, n_repeats: int = 3, rf_trees: int = 300, se
     return [{"head": head, **common} for head in settings.head_names()]
 
 
-class RealDataChapter:
+class RealDataChapter(DataChapter):
     """The real-data page at ``scale`` on the public files of ``data_dir`` (``data_unavailable``: why the study could
     not get them); arm results written under ``out_dir`` when given; ``n_splits``, ``n_repeats``, ``rf_trees``
     replace the scale's when non-zero."""
 
     def __init__(self, data_dir: str, data_unavailable: str, scale: str, out_dir: str = "", n_splits: int = 0,
                  n_repeats: int = 0, rf_trees: int = 0):
-        from fusionlib.data import datasets, dfu
+        from fusionlib.data import dfu
         from fusionstudy.scales import SCALES
 
-        self.data = datasets.for_page(data_dir, data_unavailable, require=[dfu.CLINICAL_CSV])
-        self.enabled = self.data.available
+        super().__init__(data_dir, data_unavailable, require=[dfu.CLINICAL_CSV])
         self.folder = str(self.data.folder) if self.enabled else ""
         self.scale, self.out_dir = scale, out_dir
         self.scales = SCALES[scale]
@@ -88,10 +87,6 @@ class RealDataChapter:
 
         return runner.run_arms(arms, cohort=cohort, progress=False, out_dir=out_dir or None,
                                on_fold=console.fold_progress, provenance=provenance.project_state())
-
-    def availability(self) -> list:
-        """Where the public files were found, or why the page is skipped."""
-        return [self.data.markdown]
 
     def cohort_table(self) -> list:
         """The semi-real cohort: what was read and what the readers dropped or imputed."""

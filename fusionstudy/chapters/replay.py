@@ -17,6 +17,7 @@ import pandas as pd
 
 from fusionlib.data import datasets
 from fusionstudy import plots, present, report
+from fusionstudy.chapters.base import DataChapter
 from fusionstudy.replay import protocol as replay
 from fusionstudy.replay import facts, studies
 from fusionstudy.scales import SCALES
@@ -26,7 +27,7 @@ def _table(frame: pd.DataFrame) -> present.Table:
     return present.table(frame, digits=4)
 
 
-class ReplayChapter:
+class ReplayChapter(DataChapter):
     """The chapter at ``scale`` on the files of ``data_dir`` (``data_unavailable``: why the study could not get them)."""
 
     def __init__(self, data_dir: str, data_unavailable: str, scale: str):
@@ -36,11 +37,11 @@ class ReplayChapter:
         self.timings: dict[str, float] = {}
         self.tables: dict[str, pd.DataFrame] = {}
         self.engines = self.fixed = None
-        data = datasets.for_page(data_dir, data_unavailable, require=[datasets.BEST_MATCHING_CSV])
+        super().__init__(data_dir, data_unavailable, require=[datasets.BEST_MATCHING_CSV])
         try:
-            if not data.available:
-                raise ValueError(data.reason)
-            self.rows = replay.read_rows(data.folder)
+            if not self.enabled:
+                raise ValueError(self.data.reason)
+            self.rows = replay.read_rows(self.data.folder)
             self.enabled, self.skipped = True, ""
         except ValueError as e:  # fusionlib.data.dfu.DFUDataError and replay.ReplayDataError are ValueErrors
             self.enabled, self.skipped = False, str(e)
