@@ -319,19 +319,49 @@ def fix1_arithmetic(rf: np.ndarray) -> pd.DataFrame:
 
 # --- sensitivity sweep ----------------------------------------------------------------------------------
 
-def sweep_table(results: dict[str, ArmResult]) -> pd.DataFrame:
-    """Per thermal level: each arm's κ and its gain over metadata-only at that level. An arm under the report's
-    conditions is named ``<head> (report's conditions)``."""
-    rows = []
+@dataclass(frozen=True)
+class SweepPoint:
+    """One arm of the thermal sweep: its ``head`` (``"<head> (report's conditions)"`` under the report's conditions),
+    the cohort's ``thermal_signal``, its κ per visit and its ``gain`` in quadratic κ over metadata-only at that level."""
+    head: str
+    thermal_signal: float
+    kappa_quadratic: float
+    kappa_unweighted: float
+    gain: float
+
+    @property
+    def fusion(self) -> bool:
+        """Not a single modality (a head that is no fusion)."""
+        return self.head not in settings.head_names(fusion=False)
+
+
+def sweep_points(results: dict[str, ArmResult]) -> list[SweepPoint]:
+    """:class:`SweepPoint` of every arm of the sweep, by head and thermal level."""
+    arms = []
     for r in results.values():
         s = r.settings
-        rows.append({"thermal signal": float(s.cohort_params().thermal_signal),
-                     "head": f"{s.head} (report's conditions)" if s.condition == "report" else s.head, **_kappas(r)})
-    t = pd.DataFrame(rows)
-    ref = t[t["head"] == "metadata_only"].set_index("thermal signal")["κ quad"]
-    t["gain over metadata-only"] = t["κ quad"] - t["thermal signal"].map(ref)
-    return t[["thermal signal", "head", "κ quad", "κ unw", "gain over metadata-only"]].sort_values(
-        ["head", "thermal signal"]).reset_index(drop=True)
+        arms.append((f"{s.head} (report's conditions)" if s.condition == "report" else s.head,
+                     float(s.cohort_params().thermal_signal), kappa(r), kappa(r, "unweighted")))
+    ref = {level: k for head, level, k, _ in arms if head == "metadata_only"}
+    return sorted((SweepPoint(h, level, kq, ku, kq - ref.get(level, np.nan)) for h, level, kq, ku in arms),
+                  key=lambda p: (p.head, p.thermal_signal))
+
+
+def sweep_table(results: dict[str, ArmResult]) -> pd.DataFrame:
+    """:func:`sweep_points` as the page's table: per thermal level each arm's κ and its gain over metadata-only."""
+    return pd.DataFrame([{"thermal signal": p.thermal_signal, "head": p.head, "κ quad": p.kappa_quadratic,
+                          "κ unw": p.kappa_unweighted, "gain over metadata-only": p.gain}
+                         for p in sweep_points(results)],
+                        columns=["thermal signal", "head", "κ quad", "κ unw", "gain over metadata-only"])
+
+
+def fusion_gains(points: list[SweepPoint]) -> dict[str, dict[float, float]]:
+    """The fusions' gain over metadata-only: head -> {thermal level: gain}, levels ascending."""
+    out: dict[str, dict[float, float]] = {}
+    for p in sorted(points, key=lambda p: p.thermal_signal):
+        if p.fusion:
+            out.setdefault(p.head, {})[p.thermal_signal] = p.gain
+    return out
 
 
 # --- pairs and the numbers each page glues into its text -------------------------------------------------

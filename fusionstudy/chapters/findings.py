@@ -189,11 +189,12 @@ def finding_robust(r: _Report) -> str:
 
 def finding_sweep(sweep_results: dict) -> str:
     """6. When fusion helps: the fusions' gain over metadata-only at no and at the strongest thermal signal."""
-    g = analysis.fusion_rows(analysis.sweep_table(sweep_results)).pivot_table(
-        index="head", columns="thermal signal", values="gain over metadata-only")
+    gains = analysis.fusion_gains(analysis.sweep_points(sweep_results))
+    levels = sorted({level for g in gains.values() for level in g})
+    low, high = ([g[level] for g in gains.values() if level in g] for level in (levels[0], levels[-1]))
     return (f"**6. When fusion helps (sweep).** Gain over metadata-only with no thermal signal: "
-            f"{g.iloc[:, 0].min():+.3f} to {g.iloc[:, 0].max():+.3f}; at the strongest signal ({g.columns[-1]:g}): "
-            f"{g.iloc[:, -1].min():+.3f} to {g.iloc[:, -1].max():+.3f}.")
+            f"{min(low):+.3f} to {max(low):+.3f}; at the strongest signal ({levels[-1]:g}): "
+            f"{min(high):+.3f} to {max(high):+.3f}.")
 
 
 def finding_stability(stability_results: dict, r: _Report) -> str:
