@@ -62,3 +62,17 @@ def test_sweep_numbers_speak_of_fusions_only():
                  {"thermal signal": level, "head": "stacking", "gain over metadata-only": -0.05 if level == 0 else 0.1}]
     text = analysis.sweep_numbers(pd.DataFrame(rows))["sweep_text"]
     assert "image_only" not in text and "-0.050 to -0.050" in text and "+0.100 to +0.100" in text
+
+
+def test_records_carry_the_numbers_the_findings_read():
+    d = analysis.Difference("quadratic", 0.3, 0.25, 0.05, 0.01, 0.09, 0.02, -0.01, 0.1, 0.2)
+    c = analysis.Comparison("fix23", "metadata_only", (d,))
+    assert c.by("quadratic").verdict == "better" and d.ci == "[+0.010, +0.090]"
+    row = c.row()
+    assert row["Δκ quad"] == 0.05 and row["95% CI quad"] == d.ci and analysis.verdict(pd.Series(row)) == "better"
+    points = [analysis.SweepPoint("metadata_only", 0.0, 0.2, 0.1, 0.0), analysis.SweepPoint("fix23", 1.0, 0.5, 0.3, 0.2),
+              analysis.SweepPoint("fix23", 0.0, 0.1, 0.0, -0.1)]
+    assert analysis.fusion_gains(points) == {"fix23": {0.0: -0.1, 1.0: 0.2}}     # single modalities left out
+    idx = pd.MultiIndex.from_product([["a", "b"], ["o"]], names=["source", "decomposition"])
+    effects = analysis.factor_effect_records(pd.DataFrame({"metadata_only": [0.1, 0.3]}, index=idx))
+    assert effects[0].factor == "source" and effects[0].range == pytest.approx(0.2)
