@@ -16,6 +16,7 @@ import pandas as pd
 from fusionlib.arms import settings
 from fusionlib.arms.settings import CONDITIONS
 from fusionlib.data.cohort import CLASSES, LABEL, Cohort
+from fusionstudy.chapters.base import DataChapter
 
 
 def cohort_summary(cohort: Cohort) -> pd.DataFrame:
