@@ -314,7 +314,7 @@ def _clean_leftovers(gen: Path) -> None:
         io.clean_leftovers(gen / sub)
 
 
-def task_times(generated_dir, scale: str) -> "pd.DataFrame":
+def task_times(generated_dir, scale: str):
     """The appendix's table: per task of :func:`plan` that ran, its last wall time (``s``) and its kernel's peak
     memory (``peak MiB``), read from ``<generated>/state.json`` (empty when the study has not run)."""
     import pandas as pd

@@ -27,7 +27,6 @@ from pathlib import Path
 from fusionstudy.records import FACTS_JSON
 
 import numpy as np
-import pandas as pd
 
 #: The real-data chapters whose results decide verdicts, and the prefixes of those verdicts' names (a chapter
 #: that did not run, for want of the data, leaves them out; :func:`fusionstudy.build.pin.check_verdicts` skips them).

@@ -19,6 +19,8 @@ over every possible image vector on a grid of the probability simplex.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
@@ -27,6 +29,9 @@ from fusionstudy import records
 from fusionstudy.replay import protocol as replay
 from fusionlib import io
 from fusionlib.cache.hashing import content_key
+
+if TYPE_CHECKING:
+    from fusionstudy.replay.facts import FixedAverage, Normalisation, ReplayFacts
 
 def recorded_marks() -> tuple:
     """The recorded numbers placed in the distribution, from :mod:`fusionstudy.report`: (label, value, which
