@@ -242,6 +242,10 @@ def test_findings_say_what_is_missing_without_the_replay():
     assert {"claim", "evidence in the original history", "this project", "verdict"} == set(table.columns)
     assert table["this project"].str.contains("no data").any()
     assert table["claim"].str.contains("join").any() and table["claim"].str.contains("BatchNorm").any()
+    claims = findings.provenance_claims(None)
+    assert [c.claim for c in claims] == table["claim"].tolist()
+    md = findings.provenance_markdown(claims)
+    assert md.startswith(f"**1. {claims[0].claim}**") and f"*Verdict:* {claims[-1].verdict}" in md
 
 
 def test_the_study_plan_has_the_replay_page_before_the_findings():

@@ -10,6 +10,8 @@ number (e.g. "did not reproduce" when the baseline's κ stays above :data:`analy
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -319,8 +321,29 @@ def short_answer(rep: dict | None) -> str:
     return " ".join([s1, s2, s3])
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One row of the provenance: a claim, its evidence in the original history (commit, file, recorded number),
+    this project's number and the verdict."""
+    claim: str
+    evidence: str
+    ours: str
+    verdict: str
+
+
+#: The provenance table's headers, by :class:`Claim` field.
+CLAIM_HEADERS = {"claim": "claim", "evidence": "evidence in the original history", "ours": "this project",
+                 "verdict": "verdict"}
+
+
 def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None) -> pd.DataFrame:
-    """Claim | evidence in the original history (commit, file, recorded number) | this project's number | verdict.
+    """:func:`provenance_claims` as a table (headers :data:`CLAIM_HEADERS`)."""
+    return pd.DataFrame([{CLAIM_HEADERS[k]: v for k, v in asdict(c).items()} for c in provenance_claims(rep, mechanisms)],
+                        columns=list(CLAIM_HEADERS.values()))
+
+
+def provenance_claims(rep: dict | None, mechanisms: "pd.DataFrame | None" = None) -> list[Claim]:
+    """Every claim of the report and its history, with the evidence, this project's number and the verdict.
 
     ``rep``: the replay chapter's tables (None: the data was absent, the replay column says so). ``mechanisms``:
     :func:`fusionstudy.chapters.analysis.mechanism_table` of the synthetic ``mechanisms`` experiment (what the join and
@@ -344,10 +367,9 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         return ", ".join(f"{h} κ {row[h]:.3f}" for h in settings.head_names(fusion=True) if h in row.index)
 
     def add(claim, evidence, ours, verdict):
-        rows.append({"claim": claim, "evidence in the original history": evidence,
-                     "this project": ours if f else missing, "verdict": verdict})
+        rows.append(Claim(claim, evidence, ours if f else missing, verdict))
 
-    rows: list[dict] = []
+    rows: list[Claim] = []
     m5, md, fus, fix, avg = (H[k] for k in ("metadata_5fold", "metadata_3fold", "fusion_3fold_log", "fix23",
                                               "fixed_average"))
     gap = history_gap()
@@ -411,18 +433,16 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         "no log of the first run", ours, verdict)
 
     # the candidate mechanisms of the synthetic study
-    rows.append({"claim": "candidate: the validation rows got other visits' RF probabilities (a join defect)",
-                 "evidence in the original history": "January code (9f80cdf, d5849b1, 7c55609, 9a8737d): RF "
-                 "probabilities written by position into the DataFrame their features came from; each tf.data element "
-                 "carries its own probabilities and label; a position join with truncation appears only at 8845f62 "
-                 "(Mar 2)",
-                 "this project": f"synthetic cohort, switched on: {mech(MECH_JOIN)}",
-                 "verdict": "can produce a collapse in simulation; the January code has no join: not the cause"})
-    rows.append({"claim": "candidate: BatchNorm in training mode at prediction",
-                 "evidence in the original history": "January code: `model.predict` (inference mode) on batches of "
-                 "up to 323 rows",
-                 "this project": "synthetic cohort: " + "; ".join(f"{m}: {mech(m)}" for m in MECH_BN),
-                 "verdict": "can in simulation; absent from the January code: not the cause"})
+    rows.append(Claim("candidate: the validation rows got other visits' RF probabilities (a join defect)",
+                      "January code (9f80cdf, d5849b1, 7c55609, 9a8737d): RF probabilities written by position into "
+                      "the DataFrame their features came from; each tf.data element carries its own probabilities and "
+                      "label; a position join with truncation appears only at 8845f62 (Mar 2)",
+                      f"synthetic cohort, switched on: {mech(MECH_JOIN)}",
+                      "can produce a collapse in simulation; the January code has no join: not the cause"))
+    rows.append(Claim("candidate: BatchNorm in training mode at prediction",
+                      "January code: `model.predict` (inference mode) on batches of up to 323 rows",
+                      "synthetic cohort: " + "; ".join(f"{m}: {mech(m)}" for m in MECH_BN),
+                      "can in simulation; absent from the January code: not the cause"))
 
     # the report's flaws and fixes
     for key, text in REPORT_FLAWS.items():
@@ -464,16 +484,12 @@ def provenance_table(rep: dict | None, mechanisms: "pd.DataFrame | None" = None)
         f"{H['label_filtered'].value[0]:g}–{H['label_filtered'].value[1]:g} after a label filter",
         ev("metadata_later") + "; " + ev("label_filtered"), ours,
         "other code; the filter removed hard visits using their labels before CV: not comparable")
-    return pd.DataFrame(rows)
+    return rows
 
 
 
-def provenance_markdown(table: pd.DataFrame) -> str:
-    """:func:`provenance_table` as Markdown blocks, one per claim (a four-column table of long text is too wide
+def provenance_markdown(claims: list[Claim]) -> str:
+    """:func:`provenance_claims` as Markdown blocks, one per claim (a four-column table of long text is too wide
     for a page): the claim in bold, then the history's evidence, this project's number and the verdict."""
-    blocks = []
-    for i, r in enumerate(table.to_dict("records"), start=1):
-        blocks.append(f"**{i}. {r['claim']}**\n\n- *Evidence in the original history:* "
-                      f"{r['evidence in the original history']}\n- *This project:* {r['this project']}\n"
-                      f"- *Verdict:* {r['verdict']}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(f"**{i}. {c.claim}**\n\n- *Evidence in the original history:* {c.evidence}\n"
+                         f"- *This project:* {c.ours}\n- *Verdict:* {c.verdict}" for i, c in enumerate(claims, start=1))
