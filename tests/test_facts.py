@@ -103,3 +103,19 @@ def test_the_metadata_headline_is_a_record_and_its_table_is_drawn_from_it(tmp_pa
     assert row["arm"] == mt.BEST_LABEL and row["κ quad"] == 0.4 and row["95% CI unw"] == "[0.100, 0.300]"
     f.save(tmp_path / records.FACTS_JSON)
     assert mt.MetadataFacts.load(tmp_path / records.FACTS_JSON) == f
+
+
+@pytest.mark.parametrize("module", ["fusionstudy/chapters/findings.py", "fusionstudy/chapters/verdicts.py",
+                                    "fusionstudy/build/pin.py"])
+def test_the_findings_the_verdicts_and_the_pins_read_no_table_by_its_header(module):
+    """No value is read by a subscript whose key is a display header (any string that is not a plain identifier:
+    ``row["κ quad"]``, ``t["this replay: RF alone"]``); names written (verdict names, pin keys) are not reads."""
+    import ast
+
+    from fusionstudy import PROJECT
+
+    tree = ast.parse((PROJECT / module).read_text())
+    headers = [(n.lineno, c.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)
+               for c in ast.walk(n.slice) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+               and not c.value.isidentifier()]
+    assert headers == [], f"{module} reads by display header: {headers}"
