@@ -57,7 +57,7 @@ class ReplayChapter(DataChapter):
         return replay.run(self.data_dir, n_folds=n_folds, variants=variants, heads=heads,
                           engine=engine or self.engine, n_jobs=2, **kw)
 
-    def data(self) -> list:
+    def row_table(self) -> list:
         """The row table and the environment that grows the forests, or why the chapter is skipped."""
         if not self.enabled:
             why = self.skipped.replace("<", "&lt;").replace(">", "&gt;")
