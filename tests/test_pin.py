@@ -157,6 +157,13 @@ def test_real_data_chapters_that_did_not_run_are_not_checked_but_said(book, caps
     assert pin.main(args) == 1
 
 
+def test_verdicts_of_a_chapter_that_did_not_run_are_not_counted_as_checked():
+    expected = {"verdicts": {k: {"value": "yes"} for k in ("summary: a", "provenance: b", "findings: c", "metadata: d")}}
+    assert set(pin.checked_verdicts(expected, {"replay"})) == {"findings: c", "metadata: d"}
+    assert set(pin.checked_verdicts(expected, {"replay", "metadata"})) == {"findings: c"}
+    assert pin.checked_verdicts(expected) == expected["verdicts"]
+
+
 # --- tolerances: groups and the measured values -------------------------------------------------------------------
 
 def test_every_value_belongs_to_a_group_by_its_task_and_whether_images_feed_it():
