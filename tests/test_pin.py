@@ -104,7 +104,7 @@ def test_a_metrics_file_without_its_columns_is_named(book):
 
 def _real_data_chapters(gen):
     """The replay's and the metadata chapter's facts, and one arm of the real-data page."""
-    from test_facts import _record
+    from replay_records import record as _record
 
     from fusionstudy.chapters.metadata_tables import Estimate, MetadataFacts
 

@@ -210,7 +210,7 @@ def test_asking_for_an_absent_pinned_environment_says_how_to_make_it(monkeypatch
 
 # ------------------------------------------------------------------------------------------------ studies
 def test_saved_results_load_back_and_a_skipped_chapter_reads_as_missing(tmp_path):
-    from test_facts import _record
+    from replay_records import record as _record
 
     table = pd.DataFrame({"fold": [1, 2], "κ": [0.1, 0.2]})
     studies.save_results(tmp_path / "ok", {"three_fold": table}, {"scale": "smoke"}, _record())
