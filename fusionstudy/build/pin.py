@@ -388,6 +388,7 @@ def report(expected: dict, got: dict[str, dict[str, float]], verdicts: dict[str,
     if "verdicts" not in expected:
         print(f"pin: {path} pins no verdicts (made before they were pinned; `make pin` adds them): none checked")
     changes = check_verdicts(expected, verdicts, scale, skipped) if "verdicts" in expected else []
+    checked = checked_verdicts(expected, skipped)
     values = {k: v for k, v in expected.get("values", {}).items() if k.split("/")[0] not in skipped}
     n = sum(len(v) for v in values.values())
     if skipped:
@@ -398,7 +399,7 @@ def report(expected: dict, got: dict[str, dict[str, float]], verdicts: dict[str,
                 if (g := got.get(arm, {}).get(m)) is not None and (g == e or (math.isnan(e) and math.isnan(g))))
     failed = [c for c in changes if c.decided]
     undecided = [c for c in changes if not c.decided]
-    n_verdicts = len(checked_verdicts(expected, skipped))
+    n_verdicts = len(checked)
     if skipped and n_verdicts < len(expected.get("verdicts", {})):
         print(f"pin: {len(expected['verdicts']) - n_verdicts} pinned verdicts of the real-data chapter(s) "
               f"{', '.join(sorted(skipped))} not checked: their numbers did not run")

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from fusionstudy.records import Record
+from fusionstudy.replay.protocol import HEADS
 
-#: The heads of the two commits the replay runs: e0ba25c's metadata head (softmax of the RF vector, no trainable
-#: weights: the RF alone) and 1ea5ac0's (RF vector -> BatchNorm -> Dense -> softmax).
-RF_ALONE, BN_HEAD = "e0ba25c", "1ea5ac0"
+#: The heads of the two commits the replay runs (:data:`fusionstudy.replay.protocol.HEADS`): e0ba25c's metadata head
+#: (softmax of the RF vector, no trainable weights: the RF alone) and 1ea5ac0's (RF vector -> BatchNorm -> softmax).
+RF_ALONE, BN_HEAD = HEADS
 AS_RECORDED = "as recorded"
 
 
