@@ -11,6 +11,11 @@ LOCK   := requirements/lock-$(TF).txt
 # The replay's pinned environment (requirements-replay.txt): the original runs' library versions.
 REPLAY_VENV  := .venv-replay
 REPLAY_STAMP := $(REPLAY_VENV)/.installed
+# The workflow engine's environment (requirements-workflow.txt): Snakemake and its SLURM executor plugin.
+WORKFLOW_VENV  := .venv-workflow
+WORKFLOW_STAMP := $(WORKFLOW_VENV)/.installed
+# The engine's profile (workflow/profiles): laptop (this machine) or slurm (a cluster job per task).
+PROFILE ?= laptop
 # Book scale: smoke (seconds per arm), default (the book on a 2-core CPU), full (the original's scale, for a GPU).
 SCALE  ?= default
 SMOKE  := _build/smoke-book
@@ -21,7 +26,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --extra test --ex
              --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
              --custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: book test env replay-env clean lock pdf pin latex-tools cff
+.PHONY: book test env replay-env workflow-env clean lock pdf pin latex-tools cff
 
 # The lock is installed as it is (--require-hashes: every package pinned and checked), then fusionlib itself
 # (editable, --no-deps). PIP_CONSTRAINT is emptied: a machine-wide constraints file must not veto the lock.
@@ -51,10 +56,19 @@ $(REPLAY_STAMP): requirements-replay.txt
 # The pinned environment in which fusionstudy.replay.protocol reproduces the original's recorded numbers exactly.
 replay-env: $(REPLAY_STAMP)
 
-# Run every arm (skipping unchanged ones) with papermill into book/generated, build _build/html, then compare
-# the results with the pinned values (tests/expected/$(SCALE).json; a difference fails with a diff).
-book: $(STAMP) $(REPLAY_STAMP)
-	$(PY) -m fusionstudy.build.study --scale $(SCALE) --build
+$(WORKFLOW_STAMP): requirements-workflow.txt
+	test -x $(WORKFLOW_VENV)/bin/python || $(PYTHON) -m venv $(WORKFLOW_VENV)
+	$(WORKFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	PIP_CONSTRAINT= $(WORKFLOW_VENV)/bin/python -m pip install --quiet -r requirements-workflow.txt
+	touch $@
+
+# Snakemake, the engine that runs the study's tasks (workflow/Snakefile), in an environment of its own.
+workflow-env: $(WORKFLOW_STAMP)
+
+# Run every stale task through the workflow engine (Snakemake, profile $(PROFILE)) into book/generated, build
+# _build/html, then compare the results with the pinned values (tests/expected/$(SCALE).json; a difference fails with a diff).
+book: $(STAMP) $(REPLAY_STAMP) $(WORKFLOW_STAMP)
+	$(PY) -m fusionstudy.build.study --scale $(SCALE) --profile $(PROFILE) --build
 	$(PY) -m fusionstudy.build.pin --scale $(SCALE)
 
 # Pin the current results as the expected values of $(SCALE) (commit the file with the change that moved them).
@@ -85,7 +99,7 @@ cff:
 # Unit tests (CITATION.cff validated first; the replay's also in its pinned environment); a smoke-scale study
 # and book build (-W) in $(SMOKE); its numbers against the pinned ones (tests/expected/smoke.json); nbval over
 # the notebooks it executed.
-test: $(STAMP) $(REPLAY_STAMP) cff
+test: $(STAMP) $(REPLAY_STAMP) $(WORKFLOW_STAMP) cff
 	$(PY) -m pytest -q tests
 	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionstudy.build.study --scale smoke --root $(SMOKE) --build
@@ -93,4 +107,4 @@ test: $(STAMP) $(REPLAY_STAMP) cff
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 clean:
-	rm -rf $(VENV) $(REPLAY_VENV) .pytest_cache _build book/generated
+	rm -rf $(VENV) $(REPLAY_VENV) $(WORKFLOW_VENV) .pytest_cache _build book/generated .snakemake

@@ -1,28 +1,30 @@
-"""The study runner: execute every arm's notebook with papermill into the book's tree, then the summary pages.
+"""The study: its tasks (every experiment, arm page and chapter), their content hashes, and the run of the stale ones
+through the workflow engine (Snakemake, :mod:`fusionstudy.build.engine`).
 
-    python -m fusionstudy.build.study --scale default            # every arm, then results and appendix pages
+    python -m fusionstudy.build.study --scale default            # every stale task, on this machine
     python -m fusionstudy.build.study --scale smoke --root _build/smoke-book --build   # a test book elsewhere
+    python -m fusionstudy.build.study --scale full --profile slurm                     # a job per task on SLURM
 
-For each task (an arm, or a summary page) the runner
+A run of the study
 
-* computes a content hash of its parameters, its notebook template and fusionlib's source; a task whose hash
-  matches its last successful run is skipped (``--force`` re-runs everything);
-* executes the template with papermill into a staging folder; only on success are the executed notebook and
-  the arm's results moved into ``<root>/book/generated/`` and the hash recorded, so a failed or interrupted
-  arm never replaces the results of an earlier successful run;
-* keeps a failed arm's executed notebook in ``<root>/book/generated/failed/`` and reports it; the other arms
-  go on, and the summary pages (which depend on every arm) are not re-run over a partial set of results;
-* records per task, in ``state.json``, the wall time (``wall_s``) and the peak resident memory of the kernel's
-  process tree (``peak_rss_mib``, see :class:`PeakMemory`). A study killed at any point resumes: finished
-  tasks are skipped, and whatever the killed task left in ``.staging`` is discarded, never presented.
-* ends every executed page with the notebook, parameters and commit that made it (an arm page also with
-  download links to its ``metrics.csv`` and ``predictions.csv.gz``; :func:`page_footer`);
+* lists the tasks (:func:`plan`) and computes each one's content hash (:func:`task_hash`: its parameters, its
+  notebook template, the source of every module the notebook reaches, the locked environment, the numeric
+  settings and the hashes of the tasks it reads); a task whose record (``<generated>/tasks/<task>.<hash>.json``)
+  exists is unchanged and skipped (``--force`` re-runs everything);
+* writes the run plan (``<generated>/plan.json``: :func:`write_run_plan`) and hands it to Snakemake with a profile
+  (``laptop``: this machine, two tasks at a time; ``slurm``: a cluster job per task): ``workflow/Snakefile`` has
+  one job per task whose output is that record, so the engine runs exactly the stale tasks, each after the
+  tasks it reads, and none whose input failed;
+* each job (:mod:`fusionstudy.build.task`) executes its notebook with papermill in a staging folder and moves the
+  page and results into ``<root>/book/generated/`` only on success; a failed notebook is kept in
+  ``generated/failed/``; a job killed at any point leaves no record and re-runs next time;
 * prints progress only: per task, and per fold from inside an experiment's kernel (:mod:`fusionstudy.build.console`);
-  the kernels' and TensorFlow's messages go to ``<root>/_build/logs/stderr.log``. The kernels get a fixed
-  intra-op thread count (:data:`INTRA_OP_THREADS`), and the lock file's content, the thread count and oneDNN's
-  switch are part of every task's hash.
+  the kernels' and TensorFlow's messages go to ``<root>/_build/logs/stderr.log``, Snakemake's to
+  ``<root>/_build/logs/snakemake.log``. The kernels get a fixed intra-op thread count (:data:`INTRA_OP_THREADS`);
+* writes ``<generated>/state.json``, the summary (per task hash, wall time and peak memory; the run's counts).
 
-``--plan-json FILE`` runs another list of tasks (tests use it for a plan of tiny notebooks): a JSON object
+One study at a time on a tree: a second one refuses at once (:class:`StudyLocked`). ``--plan-json FILE`` runs
+another list of tasks (tests use it for a plan of tiny notebooks): a JSON object
 ``{"notebooks_dir": "...", "tasks": [{"name": ..., "template": ..., "parameters": {...}}, ...]}``
 (``notebooks_dir`` relative to the file; default ``notebooks/``).
 
@@ -38,9 +40,8 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fusionstudy.build import console, provenance
@@ -54,34 +55,16 @@ from fusionlib.cache.dependencies import closure, notebook_modules, source_diges
 from fusionstudy.experiments import EXPERIMENTS, experiment_arms  # noqa: E402
 from fusionstudy.scales import SCALES  # noqa: E402
 from fusionlib.cache.hashing import ContentHash  # noqa: E402
-from fusionstudy.build.memory import PeakMemory  # noqa: E402
 from fusionstudy.build.pages import PAGES, Page, page  # noqa: E402
 from fusionlib.arms.results import safe_name  # noqa: E402
 from fusionlib.arms.settings import ArmSettings, heads  # noqa: E402
+from fusionstudy.build.task import FOLDERS, RECORDS, Task, record_path  # noqa: E402
+from fusionstudy.build.task import records as task_records  # noqa: E402
 
 from fusionstudy import PROJECT  # noqa: E402
 NOTEBOOKS = PROJECT / "notebooks"
 #: Book sources copied into a separate ``--root`` (the generated part is made there).
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
-#: Where each kind of task's executed notebook goes under ``book/generated``.
-FOLDERS = {"arm": "arms", "experiment": "experiments", "page": "pages"}
-
-
-@dataclass
-class Task:
-    """One notebook to execute: ``name`` (file stem), ``template`` (in ``notebooks/``), papermill parameters,
-    ``kind`` (:data:`FOLDERS`), the tasks it reads (``depends``), the page ``title`` (the first heading of
-    the executed notebook), the files under ``book/generated`` whose content it shows (``inputs``) and whether
-    it reads the public DFU files (``real_data``)."""
-
-    name: str
-    template: str
-    parameters: dict
-    kind: str = "arm"
-    depends: list = field(default_factory=list)
-    title: str = ""
-    inputs: list = field(default_factory=list)
-    real_data: bool = False
 
 
 def experiment_tasks(scale: str) -> list[Task]:
@@ -206,96 +189,6 @@ def task_hash(task: Task, code: str, hashes: dict, notebooks: Path = NOTEBOOKS, 
     return h.hexdigest(16)
 
 
-#: Tags by which a template decides how a code cell shows on its page itself (myst-nb's cell tags).
-SHOW_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output", "show-input"}
-
-
-def reader_tags(cell) -> list[str]:
-    """The tags of an executed code cell as a reader's page shows it: a cell that printed or drew nothing
-    (imports, parameters, the work behind a later table, values glued for the text; stderr, which the book does
-    not show, does not count) is removed from the page, a cell with output shows
-    the output with its source folded one click away (``hide-input``). A template cell that carries one of
-    :data:`SHOW_TAGS` keeps its own choice (``show-input`` shows the source). The executed notebook, source and
-    all, stays downloadable, and the page's footer names its template and parameters."""
-    tags = list(cell.metadata.get("tags", []))
-    if cell.cell_type != "code" or SHOW_TAGS & set(tags):
-        return tags
-    # what the page shows: not glue(..., display=False) values, not stderr (the book's nb_output_stderr: remove)
-    visible = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})
-               and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    return [*tags, "hide-input" if visible else "remove-cell"]
-
-
-def _retitle(notebook: Path, title: str, footer: str = "") -> None:
-    """Make an executed notebook a page for readers: replace its first heading (the page title) by ``title``,
-    drop the study's progress lines from the cells' stderr (:func:`fusionstudy.build.console.strip_progress`: they went
-    to the console, and a rebuild under nbval has none), fold or remove code (:func:`reader_tags`), and end
-    the page with ``footer`` (Markdown: where the page comes from, :func:`page_footer`)."""
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    first = nb.cells[0]
-    if title:
-        lines = first.source.splitlines()
-        first.source = "\n".join([f"# {title}", *lines[1:]])
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = console.strip_progress(cell.outputs)
-            cell.metadata["tags"] = reader_tags(cell)
-    if footer:
-        nb.cells = [c for c in nb.cells if "provenance" not in c.metadata.get("tags", [])]
-        cell = nbformat.v4.new_markdown_cell(footer)
-        cell.metadata["tags"] = ["provenance"]
-        nb.cells.append(cell)
-    nbformat.write(nb, notebook)
-
-
-def page_footer(task: Task, gen: Path, state: dict, own_result: bool) -> str:
-    """The last line of a task's page (:func:`fusionstudy.build.provenance.page_footer`): its template, parameters and
-    the commit it ran at; an arm page also links its ``metrics.csv`` and ``predictions.csv.gz`` for download —
-    its own result (``own_result``: the notebook ran the arm) or the arm's folder in the experiment it loaded
-    from (``from_experiment``)."""
-    downloads = []
-    if task.kind == "arm":
-        folder = gen / "results" / task.name
-        if not own_result and task.parameters.get("from_experiment"):
-            folder = gen / "results" / task.parameters["from_experiment"] / task.name
-        if (folder / "metrics.csv").exists():
-            rel = Path("..") / folder.relative_to(gen)
-            downloads = [(name, (rel / name).as_posix()) for name in ("metrics.csv", "predictions.csv.gz")
-                         if (folder / name).exists()]
-    return provenance.page_footer(task.template, task.parameters, state, downloads)
-
-
-def _last_error(exc: BaseException) -> str:
-    """One line for a failed notebook: the cell's exception (``Name: value``, papermill's execution error)
-    and the cell, or the last line of any other exception."""
-    import re
-
-    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
-    if ename:
-        where = getattr(exc, "exec_count", None)
-        text = f"{ename}: {evalue}" + (f" (cell [{where}])" if where is not None else "")
-    else:
-        lines = str(exc).strip().splitlines()
-        text = lines[-1] if lines else type(exc).__name__
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
-@contextmanager
-def _environ(name: str, value: str):
-    """Set an environment variable for the duration of a ``with`` block (then restore it)."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 def load_plan(path: str | Path) -> tuple[list[Task], Path]:
     """Tasks and notebooks folder from a ``--plan-json`` file (see the module docstring)."""
     path = Path(path).resolve()
@@ -316,127 +209,14 @@ def _clean_leftovers(gen: Path) -> None:
 
 def task_times(generated_dir, scale: str):
     """The appendix's table: per task of :func:`plan` that ran, its last wall time (``s``) and its kernel's peak
-    memory (``peak MiB``), read from ``<generated>/state.json`` (empty when the study has not run)."""
+    memory (``peak MiB``), read from the tasks' records (:func:`fusionstudy.build.task.records`; empty when the
+    study has not run)."""
     import pandas as pd
 
-    path = Path(generated_dir) / "state.json"
-    state = json.loads(path.read_text()) if path.exists() else {}
-    times = pd.DataFrame({"s": state.get("wall_s", {}), "peak MiB": state.get("peak_rss_mib", {})})
+    recs = task_records(generated_dir)
+    times = pd.DataFrame({"s": {n: r.get("wall_s") for n, r in recs.items()},
+                          "peak MiB": {n: r.get("peak_rss_mib") for n, r in recs.items()}})
     return times.reindex([t.name for t in plan(scale) if t.name in times.index])
-
-
-class StateFile:
-    """``<generated>/state.json``: per task the hash of its last successful run (``hashes``), its wall time
-    (``wall_s``) and the peak memory of its kernel's process tree (``peak_rss_mib``), and the last run's counts;
-    written atomically after every change. A state of another scale is dropped (every task re-runs)."""
-
-    def __init__(self, path: Path, scale: str, log=print):
-        self.path = path
-        data = json.loads(path.read_text()) if path.exists() else {}
-        if data.get("scale") not in (None, scale):
-            log(f"scale changed from {data.get('scale')} to {scale}: every task re-runs")
-            data = {}
-        data["scale"] = scale
-        self.data = data
-        self.hashes = data.setdefault("hashes", {})
-        self.times = data.setdefault("wall_s", {})
-        self.peaks = data.setdefault("peak_rss_mib", {})
-
-    def save(self) -> None:
-        io.write_json(self.path, self.data, indent=2, sort_keys=True)
-
-    def succeeded(self, name: str, h: str, wall_s: float, peak_mib: float | None) -> None:
-        self.hashes[name] = h
-        self.times[name] = round(wall_s, 1)
-        if peak_mib is not None:
-            self.peaks[name] = peak_mib
-        self.save()
-
-    def failed(self, name: str) -> None:
-        self.hashes.pop(name, None)
-        self.save()
-
-    def finish(self, report: "StudyReport", n_tasks: int, jobs: int) -> None:
-        run = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
-               "failed": len(report.failed), "tasks": n_tasks, "jobs": jobs}
-        self.data["last_run"] = run
-        if len(report.ran) == n_tasks and not report.failed:
-            self.data["last_full_run"] = run          # every task executed: the from-scratch cost
-        self.save()
-
-
-class _Scheduler:
-    """Which task starts next: in plan order, a task starts only when every task it reads (within the plan) has
-    been decided (run, skipped or failed)."""
-
-    def __init__(self, tasks: list[Task]):
-        self.pending = list(enumerate(tasks, start=1))
-        self.names = {t.name for t in tasks}
-        self.decided: set = set()
-
-    def next_ready(self):
-        """The first pending ``(number, task)`` whose inputs are decided (removed from the pending list), or None."""
-        for i, task in self.pending:
-            if not any(d in self.names and d not in self.decided for d in task.depends):
-                self.pending.remove((i, task))
-                return i, task
-        return None
-
-
-@dataclass
-class StudyReport:
-    ran: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    failed: list = field(default_factory=list)
-    wall_s: float = 0.0
-
-
-@dataclass
-class _Run:
-    """One task's execution in progress: where its notebook and results are staged, and its hash."""
-
-    number: int
-    task: Task
-    hash: str
-    stage: Path
-    t0: float
-
-    @property
-    def notebook(self) -> Path:
-        return self.stage / f"{self.task.name}.ipynb"
-
-
-def _complete(run: _Run, future, gen: Path, state: StateFile, commit: dict, report: StudyReport, log,
-              prefix: str, notebooks: Path, jobs: int) -> bool:
-    """A task's end: on success its page is retitled and given its footer, its results and executed notebook
-    move into ``gen`` (atomically) and its hash is recorded; on failure its executed notebook is kept in
-    ``gen/failed`` and nothing else changes. Returns whether it succeeded."""
-    task, out_nb = run.task, run.notebook
-    exc = future.exception()
-    if exc is not None:
-        failed_nb = gen / "failed" / f"{task.name}.ipynb"
-        if out_nb.exists():
-            io.replace(out_nb, failed_nb)
-        shutil.rmtree(run.stage, ignore_errors=True)
-        state.failed(task.name)
-        log(f"{prefix} {task.name}: FAILED: {_last_error(exc)}\n"
-            f"    template {notebooks / task.template}; executed notebook kept at {failed_nb}")
-        report.failed.append(task.name)
-        return False
-    peak = future.result()
-    own = (run.stage / "result").exists()
-    _retitle(out_nb, task.title, page_footer(task, gen, commit, own_result=own))
-    if own:
-        io.replace(run.stage / "result", gen / "results" / task.name)
-    io.replace(out_nb, gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb")
-    shutil.rmtree(run.stage, ignore_errors=True)
-    (gen / "failed" / f"{task.name}.ipynb").unlink(missing_ok=True)
-    state.succeeded(task.name, run.hash, time.perf_counter() - run.t0, peak)
-    report.ran.append(task.name)
-    log(f"{prefix} {task.name}: done in {state.times[task.name]:.0f}s"
-        + (f", peak {peak:.0f} MiB" if peak is not None else "")
-        + (" (tasks ran concurrently: the peak covers all kernels alive meanwhile)" if jobs > 1 else ""))
-    return True
 
 
 def _prepare_root(root: Path) -> Path:
@@ -472,97 +252,183 @@ def _tasks_of(scale: str, tasks: list[Task] | None, only: list | None, log) -> l
     return [t for t in tasks if t.name in only] if only else tasks
 
 
-def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
-              kernel: str = "python3", log=print, tasks: list[Task] | None = None,
-              notebooks_dir: str | Path | None = None, jobs: int = 1) -> StudyReport:
-    """Execute the study's notebooks into ``<root>/book/generated``; see the module docstring.
+@dataclass
+class StudyReport:
+    """What a run of the study did: the tasks that ran, were unchanged (``skipped``) or failed (also those not
+    run because a task they read failed), and its wall time."""
 
-    ``tasks`` replaces :func:`plan` (``scale`` is then only a label in ``state.json``) and ``notebooks_dir``
-    the folder of their templates (default ``notebooks/``). ``jobs`` notebooks run at once (each in its own
-    kernel); a task starts only when every task it reads has finished."""
-    import papermill as pm
+    ran: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    wall_s: float = 0.0
 
-    notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
-    gen = _prepare_root(Path(root).resolve())
-    staging = gen / ".staging"
-    state = StateFile(gen / "state.json", scale, log)
-    # TensorFlow's CPU numbers depend on the intra-op thread count (one per core by default): the kernels get a
-    # fixed one, so machines with other core counts give the same numbers; it and oneDNN's switch are hashed
-    threads = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(INTRA_OP_THREADS)
+
+class StudyLocked(RuntimeError):
+    """Another study is running on the same book tree."""
+
+
+@contextmanager
+def study_lock(root: Path):
+    """Hold ``<root>/_build/study.lock`` (an exclusive ``flock``) for a ``with`` block; :class:`StudyLocked` when
+    another process holds it. The lock goes with the process that held it, so a killed study never leaves one."""
+    import fcntl
+
+    path = root / "_build" / "study.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise StudyLocked(f"another study is running on {root} ({f.read().strip() or 'pid unknown'}): "
+                              "wait for it to finish, or stop it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
+        f.flush()
+        yield
+
+
+def hashes_of(tasks: list[Task], notebooks: Path, gen: Path, threads: str) -> dict[str, str]:
+    """Every task's content hash (:func:`task_hash`), in plan order (a task's includes those of what it reads);
+    the numeric settings (:func:`fusionlib.environment.numeric_env` and the intra-op ``threads``) are in each."""
     numeric = json.dumps({**numeric_env(), "TF_NUM_INTRAOP_THREADS": threads}, sort_keys=True)
     codes: dict = {}                          # modules -> code hash (many tasks share their modules)
-
-    def code_of(task: Task) -> str:
+    current: dict = {}
+    for task in tasks:
         mods = task_modules(task, notebooks)
         if mods not in codes:
             codes[mods] = code_hash(mods) + numeric
-        return codes[mods]
+        current[task.name] = task_hash(task, codes[mods], current, notebooks, gen)
+    return current
 
-    commit = provenance.git_state()          # shown at the end of every page made now
-    tasks = _tasks_of(scale, tasks, only, log)
-    report = StudyReport()
-    t_start = time.perf_counter()
-    current: dict = {}                        # task -> its hash now (what dependants see), or "failed"
-    sched = _Scheduler(tasks)
-    running: dict = {}
 
-    def prefix(i: int) -> str:
-        return f"[{i}/{len(tasks)} {time.perf_counter() - t_start:6.0f}s]"
+#: Memory a task's job asks for, MiB (the largest peak measured at the default scale is ~2.2 GiB), and whether
+#: it trains models (then it asks for a GPU under the ``slurm`` profile).
+MEMORY_MIB = {"experiment": 8000, "arm": 4000, "page": 4000}
+TRAINS = ("experiment",)
 
-    def execute(i: int, task: Task, out_nb: Path, params: dict):
-        # the kernel's progress lines (fusionstudy.build.console.progress) reach the log as they come
-        sink = console.ProgressSink(lambda m: log(f"{prefix(i)} {task.name}: {m}"))
-        with PeakMemory() as mem:
-            pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
-                                kernel_name=kernel, cwd=str(notebooks), progress_bar=False, stderr_file=sink)
-        return mem.peak_mib
 
-    def start(i: int, task: Task, pool) -> None:
-        """Skip the task when unchanged, refuse it when what it reads failed, else submit it."""
-        h = task_hash(task, code_of(task), current, notebooks, gen)
-        current[task.name] = h
-        target = gen / FOLDERS.get(task.kind, "pages") / f"{task.name}.ipynb"
-        if not force and state.hashes.get(task.name) == h and target.exists():
-            log(f"{prefix(i)} {task.name}: unchanged, skipped")
-            report.skipped.append(task.name)
-            sched.decided.add(task.name)
-            return
-        blocked = [d for d in task.depends if d in report.failed]
-        if blocked:
-            log(f"{prefix(i)} {task.name}: NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
-            report.failed.append(task.name)
-            current[task.name] = "failed"
-            sched.decided.add(task.name)
-            return
-        last = state.times.get(task.name)
-        log(f"{prefix(i)} {task.name}: running ({len(sched.pending)} after it"
-            + (f"; took {last:.0f}s last time)" if last else ")"))
-        run = _Run(i, task, h, staging / task.name, time.perf_counter())
-        run.stage.mkdir(parents=True)
-        params = {**task.parameters, "out_dir": str(run.stage / "result"), "generated_dir": str(gen)}
-        running[pool.submit(execute, i, task, run.notebook, params)] = run
+def resources(task: Task) -> dict:
+    """What the job of ``task`` asks of the engine: cores (the kernels' intra-op threads), memory, a GPU for a
+    task that trains (:data:`TRAINS`), and a time limit in minutes."""
+    return {"cpus": INTRA_OP_THREADS, "mem_mb": MEMORY_MIB.get(task.kind, 4000),
+            "gpu": int(task.kind in TRAINS), "runtime_min": 24 * 60}
 
-    # papermill's ``cwd`` changes the *process* working directory while a notebook runs; two at once can leave
-    # it in notebooks/ (the second restores what the first had set), so it is put back when all are done
-    start_dir = os.getcwd()
-    # the kernels inherit the variable: they report each fold (fusionstudy.build.console.progress)
-    with _environ(console.ENV, "1"), _environ("TF_NUM_INTRAOP_THREADS", threads), \
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while sched.pending or running:
-            while len(running) < max(1, jobs) and (ready := sched.next_ready()) is not None:
-                start(*ready, pool)
-            if not running:
+
+def write_run_plan(gen: Path, tasks: list[Task], hashes: dict, *, scale: str, root: Path, notebooks: Path,
+                   threads: str, kernel: str = "python3", verbose: bool = False, started: float | None = None) -> Path:
+    """Write ``<gen>/plan.json``, what the workflow (``workflow/Snakefile``) and each task's job
+    (:mod:`fusionstudy.build.task`) read: the tasks in plan order with their hash, number, the tasks of this
+    plan they read and their :func:`resources`; the book's folders, the kernel, the thread count, the commit the
+    pages' footers name and when the study started. Written atomically."""
+    names = {t.name for t in tasks}
+    last = task_records(gen)
+    entries = [{**asdict(t), "depends": [d for d in t.depends if d in names], "hash": hashes[t.name],
+                "number": i, "resources": resources(t), "last_wall_s": last.get(t.name, {}).get("wall_s")}
+               for i, t in enumerate(tasks, start=1)]
+    doc = {"scale": scale, "root": str(root), "generated": str(gen), "records": f"book/generated/{RECORDS}",
+           "notebooks_dir": str(notebooks), "python": sys.executable, "kernel": kernel, "threads": threads,
+           "verbose": verbose, "commit": provenance.git_state(), "started": started or time.time(),
+           "tasks": entries}
+    return io.write_json(gen / "plan.json", doc, indent=1)
+
+
+def adopt_state(gen: Path, hashes: dict) -> list[str]:
+    """Record, for a tree last built by the study's earlier thread-pool runner, every task whose hash in its
+    ``state.json`` is the current one and whose page exists (so switching engines re-runs nothing); returns
+    their names."""
+    path = gen / "state.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    have = task_records(gen)
+    adopted = []
+    for name, h in state.get("hashes", {}).items():
+        if hashes.get(name) == h and name not in have and list((gen).glob(f"*/{name}.ipynb")):
+            io.write_json(record_path(gen, name, h), {"task": name, "hash": h,
+                                                      "wall_s": state.get("wall_s", {}).get(name),
+                                                      "peak_rss_mib": state.get("peak_rss_mib", {}).get(name),
+                                                      "finished": path.stat().st_mtime}, indent=2, sort_keys=True)
+            adopted.append(name)
+    return adopted
+
+
+def write_state(gen: Path, scale: str, tasks: list[Task], hashes: dict, report: StudyReport, jobs,
+                profile: str = "laptop") -> None:
+    """``<gen>/state.json``, the summary the benchmarks and ``make pin`` read: the scale, per task the hash, wall
+    time and peak memory of its last successful run (its record), and this run's counts (``last_run``; also
+    ``last_full_run`` when every task ran)."""
+    path = gen / "state.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    recs = {n: r for n, r in task_records(gen).items() if hashes.get(n) == r["hash"]}
+    run = {"wall_s": round(report.wall_s, 1), "ran": len(report.ran), "skipped": len(report.skipped),
+           "failed": len(report.failed), "tasks": len(tasks), "jobs": jobs, "profile": profile}
+    state = {"scale": scale, "hashes": {n: r["hash"] for n, r in recs.items()},
+             "wall_s": {n: r["wall_s"] for n, r in recs.items() if r.get("wall_s") is not None},
+             "peak_rss_mib": {n: r["peak_rss_mib"] for n, r in recs.items() if r.get("peak_rss_mib") is not None},
+             "last_run": run}
+    if "last_full_run" in old:
+        state["last_full_run"] = old["last_full_run"]
+    if len(report.ran) == len(tasks) and not report.failed:
+        state["last_full_run"] = run              # every task executed: the from-scratch cost
+    io.write_json(path, state, indent=2, sort_keys=True)
+
+
+def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
+              kernel: str = "python3", log=print, tasks: list[Task] | None = None,
+              notebooks_dir: str | Path | None = None, jobs: int | None = None, profile: str = "laptop",
+              verbose: bool = False) -> StudyReport:
+    """Run the study's tasks into ``<root>/book/generated`` through the workflow engine; see the module docstring.
+
+    ``tasks`` replaces :func:`plan` (``scale`` is then only a label) and ``notebooks_dir`` the folder of their
+    templates (default ``notebooks/``). ``profile``: the engine's (:func:`fusionstudy.build.engine.profiles`);
+    ``jobs``: tasks at once on this machine (default: the profile's). Raises
+    :class:`fusionstudy.build.engine.EngineError` or :class:`StudyLocked` before anything is written."""
+    from fusionstudy.build import engine
+
+    notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
+    root = Path(root).resolve()
+    engine.check_profile(profile)
+    with study_lock(root):
+        t_start = time.time()
+        gen = _prepare_root(root)
+        # TensorFlow's CPU numbers depend on the intra-op thread count (one per core by default): the kernels get
+        # a fixed one, so machines with other core counts give the same numbers; it and oneDNN's switch are hashed
+        threads = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(INTRA_OP_THREADS)
+        tasks = _tasks_of(scale, tasks, only, log)
+        hashes = hashes_of(tasks, notebooks, gen, threads)
+        adopt_state(gen, hashes)
+        done = set()
+        for t in tasks:
+            rec = record_path(gen, t.name, hashes[t.name])
+            if rec.exists() and not (gen / t.page).exists():
+                rec.unlink()                      # its page was deleted: run it again
+            elif rec.exists() and not force:
+                done.add(t.name)
+        report = StudyReport(skipped=[t.name for t in tasks if t.name in done])
+        for i, t in enumerate(tasks, start=1):
+            if t.name in done:
+                log(f"[{i}/{len(tasks)} {0:6.0f}s] {t.name}: unchanged, skipped")
+        path = write_run_plan(gen, tasks, hashes, scale=scale, root=root, notebooks=notebooks, threads=threads,
+                              kernel=kernel, verbose=verbose, started=t_start)
+        log_path = root / "_build" / "logs" / "snakemake.log"
+        rc, why = engine.run(engine.command(path, root, profile, cores=jobs, force=force), log_path,
+                              verbose=verbose)
+        for i, t in enumerate(tasks, start=1):
+            if t.name in done:
                 continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                run = running.pop(future)
-                if not _complete(run, future, gen, state, commit, report, log, prefix(run.number), notebooks, jobs):
-                    current[run.task.name] = "failed"
-                sched.decided.add(run.task.name)
-    os.chdir(start_dir)
-    shutil.rmtree(staging, ignore_errors=True)
-    report.wall_s = time.perf_counter() - t_start
-    state.finish(report, len(tasks), jobs)
+            if record_path(gen, t.name, hashes[t.name]).exists():
+                report.ran.append(t.name)
+                continue
+            report.failed.append(t.name)
+            blocked = [d for d in t.depends if d in report.failed]
+            if blocked and not (gen / "failed" / f"{t.name}.ipynb").exists():
+                log(f"[{i}/{len(tasks)} {time.time() - t_start:6.0f}s] {t.name}: NOT RUN, it depends on failed "
+                    f"task(s) {', '.join(blocked)}")
+        if rc != 0 and why:
+            log(f"engine: {why} (its log: {log_path})")
+        shutil.rmtree(gen / ".staging", ignore_errors=True)
+        report.wall_s = time.time() - t_start
+        write_state(gen, scale, tasks, hashes, report, jobs, profile)
     log(f"study ({scale}): {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed "
         f"in {report.wall_s:.0f}s" + (f"; failed: {', '.join(report.failed)}" if report.failed else ""))
     return report
@@ -589,8 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
     ap.add_argument("--plan-json", type=Path, default=None,
                     help="run the tasks of this JSON file instead of the scale's plan (see the module docstring)")
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                    help="notebooks executed at once (default: 2 on a machine with 2 or more cores)")
+    ap.add_argument("--profile", default="laptop",
+                    help="the workflow engine's profile (workflow/profiles: laptop, slurm; default laptop)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="tasks run at once on this machine (default: the profile's, 2 for laptop)")
     a = ap.parse_args(argv)
     a.root = a.root.resolve()
     # the console shows the study's progress; the kernels' and TensorFlow's messages go to the log only
@@ -611,12 +479,13 @@ def _main(a: argparse.Namespace, gate: "console.StderrFilter") -> int:
             print(t.name)
         return 0
     from fusionlib.data.datasets import DFUDataError
+    from fusionstudy.build.engine import EngineError
 
     log_path = gate.set_log(a.root / "_build" / "logs" / "stderr.log")
     try:
         report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
-                           notebooks_dir=notebooks, jobs=a.jobs)
-    except DFUDataError as e:                 # a data folder you gave lacks a file: nothing was run
+                           notebooks_dir=notebooks, jobs=a.jobs, profile=a.profile, verbose=a.verbose)
+    except (DFUDataError, EngineError, StudyLocked) as e:     # nothing was run: one line says why
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
     if report.failed:
