@@ -26,7 +26,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --extra test --ex
              --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
              --custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: book test env replay-env workflow-env clean lock pdf pin latex-tools cff
+.PHONY: book test test-cluster env replay-env workflow-env clean lock pdf pin latex-tools cff
 
 # The lock is installed as it is (--require-hashes: every package pinned and checked), then fusionlib itself
 # (editable, --no-deps). PIP_CONSTRAINT is emptied: a machine-wide constraints file must not veto the lock.
@@ -105,6 +105,12 @@ test: $(STAMP) $(REPLAY_STAMP) $(WORKFLOW_STAMP) cff
 	$(PY) -m fusionstudy.build.study --scale smoke --root $(SMOKE) --build
 	$(PY) -m fusionstudy.build.pin --scale smoke --root $(SMOKE)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
+
+# The smoke study through the slurm profile on a real single-node SLURM started and stopped here (Debian's slurm-wlm
+# and munge, installed when missing: needs root or sudo), its pins, and its results against _build/smoke-book's
+# when `make test` made one (workflow/cluster/test-cluster.sh). Not part of `make test`.
+test-cluster: $(STAMP) $(REPLAY_STAMP) $(WORKFLOW_STAMP)
+	workflow/cluster/test-cluster.sh $(PY) _build/cluster-book $(SMOKE)
 
 clean:
 	rm -rf $(VENV) $(REPLAY_VENV) $(WORKFLOW_VENV) .pytest_cache _build book/generated .snakemake

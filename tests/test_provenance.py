@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from fusionlib import environment as environment_mod
-from fusionstudy.build import provenance, study
+from fusionstudy.build import provenance, study, task
 
 CPUINFO = """\
 processor\t: 0
@@ -109,9 +109,12 @@ def test_every_page_ends_with_its_provenance_and_arm_pages_link_their_results(tm
     monkeypatch.setattr(papermill, "execute_notebook", ResultWritingPapermill())
     monkeypatch.setattr(provenance, "git_state", lambda path=None: {"commit": "c" * 40, "tree": "clean"})
     root = tmp_path / "root"
-    r = study.run_study("smoke", root, only=["exp-report", "image_only", "cohort"], log=lambda m: None)
-    assert not r.failed
-    gen = root / "book" / "generated"
+    gen = study._prepare_root(root.resolve())
+    tasks = [t for t in study.plan("smoke") if t.name in ("exp-report", "image_only", "cohort")]
+    plan = study.write_run_plan(gen, tasks, study.hashes_of(tasks, study.NOTEBOOKS, gen, "2"), scale="smoke",
+                                root=root, notebooks=study.NOTEBOOKS, threads="2")
+    for t in tasks:                      # each task's job, in plan order, in this process (papermill stood in for)
+        assert task.run_task(task.RunPlan.load(plan), t.name, log=lambda m: None)
     for page in ("experiments/exp-report", "arms/image_only", "pages/cohort"):
         nb = nbformat.read(gen / f"{page}.ipynb", as_version=4)
         last = nb.cells[-1]
@@ -132,8 +135,8 @@ def test_retitle_replaces_an_earlier_footer(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("# old"), nbformat.v4.new_code_cell("1")]
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
-    study._retitle(path, "New", "*one*")
-    study._retitle(path, "New", "*two*")
+    task.retitle(path, "New", "*one*")
+    task.retitle(path, "New", "*two*")
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == "# New" and cells[-1].source == "*two*" and len(cells) == 3
 
@@ -157,8 +160,8 @@ def test_retitle_folds_code_for_readers_and_keeps_a_templates_own_choice(tmp_pat
                 code("import tensorflow", [nbformat.v4.new_output("stream", name="stderr", text="I0000 oneDNN\n")])]
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
-    study._retitle(path, "New")
-    study._retitle(path, "New")  # twice: the same page
+    task.retitle(path, "New")
+    task.retitle(path, "New")  # twice: the same page
     cells = nbformat.read(path, as_version=4).cells
     assert [c.metadata["tags"] for c in cells[1:]] == [
         ["parameters", "remove-cell"], ["remove-cell"], ["hide-input"], ["remove-cell"], ["show-input"],

@@ -1,4 +1,4 @@
-"""A study killed mid-way (SIGKILL of its process group) resumes: finished tasks are not redone and no
+"""A study killed mid-way (SIGKILL of its process group: the study, Snakemake and the running task's job) resumes: finished tasks are not redone and no
 half-written result is ever presented. Real papermill and kernels, on a plan of three tiny notebooks
 (``python -m fusionstudy.build.study --plan-json``); the second one blocks while a marker file exists."""
 
@@ -14,7 +14,8 @@ import nbformat
 import psutil
 import pytest
 
-from fusionstudy.build import study
+from fusionstudy.build import study, task
+from fusionstudy.build.memory import PeakMemory
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +41,9 @@ def _write_plan(tmp_path: Path, block: Path) -> Path:
     nb.metadata["language_info"] = {"name": "python"}
     (tmp_path / "nb").mkdir()
     nbformat.write(nb, tmp_path / "nb" / "tiny.ipynb")
-    tasks = [{"name": n, "template": "tiny.ipynb", "kind": "arm",
+    tasks = [{"name": n, "template": "tiny.ipynb", "kind": "arm", "depends": before,
               "parameters": {"name": n, "block_file": str(block) if n == "second" else ""}}
-             for n in ("first", "second", "third")]
+             for n, before in (("first", []), ("second", ["first"]), ("third", ["second"]))]
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"notebooks_dir": "nb", "tasks": tasks}))
     return plan
@@ -103,10 +104,10 @@ def test_a_killed_study_resumes_without_redoing_finished_tasks(tmp_path):
             except psutil.Error:
                 pass
 
-    # what the kill left: the finished task intact, the interrupted one nowhere but in staging
-    state = json.loads((gen / "state.json").read_text())
-    assert set(state["hashes"]) == {"first"} and "second" not in state["wall_s"]
-    assert state["peak_rss_mib"]["first"] > 10          # a kernel's resident memory, in MiB
+    # what the kill left: the finished task intact and recorded, the interrupted one nowhere but in staging
+    recs = task.records(gen)
+    assert set(recs) == {"first"}
+    assert recs["first"]["peak_rss_mib"] > 10            # a kernel's resident memory, in MiB
     nb = nbformat.read(gen / "arms" / "first.ipynb", as_version=4)
     nbformat.validate(nb)
     assert any("done first" in o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
@@ -120,6 +121,7 @@ def test_a_killed_study_resumes_without_redoing_finished_tasks(tmp_path):
     r = subprocess.run(_study_cmd(plan, root), cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "first: unchanged, skipped" in r.stdout
+    assert "engine: removed the lock a killed run left in" in r.stdout          # Snakemake's, stale: it was killed
     assert "second: done" in r.stdout and "third: done" in r.stdout
     assert "1 ran" not in r.stdout and "2 ran, 1 skipped, 0 failed" in r.stdout
     assert (gen / "results" / "first" / "info.json").stat().st_mtime_ns == first_info
@@ -133,11 +135,11 @@ def test_a_killed_study_resumes_without_redoing_finished_tasks(tmp_path):
 
 
 def test_peak_memory_sees_a_child_process_allocation():
-    with study.PeakMemory(interval=0.05) as mem:
+    with PeakMemory(interval=0.05) as mem:
         subprocess.run([sys.executable, "-c", "import time; x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep(0.5)"],
                        check=True)
     assert mem.peak_mib is not None and mem.peak_mib >= 200
-    with study.PeakMemory() as idle:
+    with PeakMemory() as idle:
         pass
     assert idle.peak_mib is not None and idle.peak_mib < 200
 

@@ -114,6 +114,18 @@ def run(cmd: list[str], log_path: Path, verbose: bool = False) -> tuple[int, str
     return rc, why
 
 
+def clear_stale_lock(root: Path, log=print) -> bool:
+    """Remove the lock a killed Snakemake left in ``<root>/.snakemake/locks`` (``snakemake --unlock``). Call it only
+    while holding the study's own lock (:func:`fusionstudy.build.study.study_lock`): then no other study can be
+    using the tree, so the engine's lock is stale. Returns whether there was one."""
+    locks = Path(root) / ".snakemake" / "locks"
+    if not locks.is_dir() or not any(locks.iterdir()):
+        return False
+    shutil.rmtree(locks, ignore_errors=True)          # what `snakemake --unlock` removes
+    log(f"engine: removed the lock a killed run left in {locks}")
+    return True
+
+
 def dry_run(plan: Path, root: Path, profile: str = "laptop") -> list[str]:
     """The tasks Snakemake would run now for run plan ``plan`` (in no particular order): its dry run's jobs."""
     r = subprocess.run(command(plan, root, profile, extra=["--dry-run", "--quiet", "progress", "--nolock"]),

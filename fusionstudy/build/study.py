@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -58,7 +59,7 @@ from fusionlib.cache.hashing import ContentHash  # noqa: E402
 from fusionstudy.build.pages import PAGES, Page, page  # noqa: E402
 from fusionlib.arms.results import safe_name  # noqa: E402
 from fusionlib.arms.settings import ArmSettings, heads  # noqa: E402
-from fusionstudy.build.task import FOLDERS, RECORDS, Task, record_path  # noqa: E402
+from fusionstudy.build.task import FOLDERS, RECORDS, Task, record_path, study_environment  # noqa: E402
 from fusionstudy.build.task import records as task_records  # noqa: E402
 
 from fusionstudy import PROJECT  # noqa: E402
@@ -320,8 +321,9 @@ def write_run_plan(gen: Path, tasks: list[Task], hashes: dict, *, scale: str, ro
                    threads: str, kernel: str = "python3", verbose: bool = False, started: float | None = None) -> Path:
     """Write ``<gen>/plan.json``, what the workflow (``workflow/Snakefile``) and each task's job
     (:mod:`fusionstudy.build.task`) read: the tasks in plan order with their hash, number, the tasks of this
-    plan they read and their :func:`resources`; the book's folders, the kernel, the thread count, the commit the
-    pages' footers name and when the study started. Written atomically."""
+    plan they read and their :func:`resources`; the book's folders, the kernel, the thread count, the study's own
+    thread-count variables (:func:`fusionstudy.build.task.study_environment`), the commit the pages' footers name
+    and when the study started. Written atomically."""
     names = {t.name for t in tasks}
     last = task_records(gen)
     entries = [{**asdict(t), "depends": [d for d in t.depends if d in names], "hash": hashes[t.name],
@@ -330,6 +332,7 @@ def write_run_plan(gen: Path, tasks: list[Task], hashes: dict, *, scale: str, ro
     doc = {"scale": scale, "root": str(root), "generated": str(gen), "records": f"book/generated/{RECORDS}",
            "notebooks_dir": str(notebooks), "python": sys.executable, "kernel": kernel, "threads": threads,
            "verbose": verbose, "commit": provenance.git_state(), "started": started or time.time(),
+           "environment": study_environment(),
            "tasks": entries}
     return io.write_json(gen / "plan.json", doc, indent=1)
 
@@ -376,12 +379,13 @@ def write_state(gen: Path, scale: str, tasks: list[Task], hashes: dict, report: 
 def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = False, only: list | None = None,
               kernel: str = "python3", log=print, tasks: list[Task] | None = None,
               notebooks_dir: str | Path | None = None, jobs: int | None = None, profile: str = "laptop",
-              verbose: bool = False) -> StudyReport:
+              verbose: bool = False, engine_args: list[str] | tuple = ()) -> StudyReport:
     """Run the study's tasks into ``<root>/book/generated`` through the workflow engine; see the module docstring.
 
     ``tasks`` replaces :func:`plan` (``scale`` is then only a label) and ``notebooks_dir`` the folder of their
     templates (default ``notebooks/``). ``profile``: the engine's (:func:`fusionstudy.build.engine.profiles`);
-    ``jobs``: tasks at once on this machine (default: the profile's). Raises
+    ``jobs``: tasks at once on this machine (default: the profile's); ``engine_args``: more Snakemake options (e.g.
+    a cluster's ``--slurm-partition-config``). Raises
     :class:`fusionstudy.build.engine.EngineError` or :class:`StudyLocked` before anything is written."""
     from fusionstudy.build import engine
 
@@ -411,19 +415,27 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
         path = write_run_plan(gen, tasks, hashes, scale=scale, root=root, notebooks=notebooks, threads=threads,
                               kernel=kernel, verbose=verbose, started=t_start)
         log_path = root / "_build" / "logs" / "snakemake.log"
-        rc, why = engine.run(engine.command(path, root, profile, cores=jobs, force=force), log_path,
+        engine.clear_stale_lock(root, log)
+        rc, why = engine.run(engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args), log_path,
                               verbose=verbose)
+        remote = engine.profile_executor(profile) != "local"      # the jobs printed into their own logs
         for i, t in enumerate(tasks, start=1):
+            prefix = f"[{i}/{len(tasks)} {time.time() - t_start:6.0f}s] {t.name}:"
+            rec = record_path(gen, t.name, hashes[t.name])
             if t.name in done:
                 continue
-            if record_path(gen, t.name, hashes[t.name]).exists():
+            if rec.exists():
                 report.ran.append(t.name)
+                if remote:
+                    log(f"{prefix} done in {json.loads(rec.read_text())['wall_s']:.0f}s (a {profile} job)")
                 continue
             report.failed.append(t.name)
             blocked = [d for d in t.depends if d in report.failed]
-            if blocked and not (gen / "failed" / f"{t.name}.ipynb").exists():
-                log(f"[{i}/{len(tasks)} {time.time() - t_start:6.0f}s] {t.name}: NOT RUN, it depends on failed "
-                    f"task(s) {', '.join(blocked)}")
+            if (gen / "failed" / f"{t.name}.ipynb").exists() and remote:
+                log(f"{prefix} FAILED; executed notebook kept at {gen / 'failed' / f'{t.name}.ipynb'}, "
+                    f"the job's log under {root / '.snakemake'}")
+            elif blocked and not (gen / "failed" / f"{t.name}.ipynb").exists():
+                log(f"{prefix} NOT RUN, it depends on failed task(s) {', '.join(blocked)}")
         if rc != 0 and why:
             log(f"engine: {why} (its log: {log_path})")
         shutil.rmtree(gen / ".staging", ignore_errors=True)
@@ -457,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the tasks of this JSON file instead of the scale's plan (see the module docstring)")
     ap.add_argument("--profile", default="laptop",
                     help="the workflow engine's profile (workflow/profiles: laptop, slurm; default laptop)")
+    ap.add_argument("--engine-args", default="",
+                    help="more Snakemake options, one string (e.g. \"--slurm-status-command squeue\")")
     ap.add_argument("--jobs", type=int, default=None,
                     help="tasks run at once on this machine (default: the profile's, 2 for laptop)")
     a = ap.parse_args(argv)
@@ -479,12 +493,18 @@ def _main(a: argparse.Namespace, gate: "console.StderrFilter") -> int:
             print(t.name)
         return 0
     from fusionlib.data.datasets import DFUDataError
-    from fusionstudy.build.engine import EngineError
+    from fusionstudy.build.engine import EngineError, check_profile
 
+    try:
+        check_profile(a.profile)              # before anything is written
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     log_path = gate.set_log(a.root / "_build" / "logs" / "stderr.log")
     try:
         report = run_study(a.scale, a.root, a.force, a.only, log=lambda m: print(m, flush=True), tasks=tasks,
-                           notebooks_dir=notebooks, jobs=a.jobs, profile=a.profile, verbose=a.verbose)
+                           notebooks_dir=notebooks, jobs=a.jobs, profile=a.profile, verbose=a.verbose,
+                           engine_args=shlex.split(a.engine_args))
     except (DFUDataError, EngineError, StudyLocked) as e:     # nothing was run: one line says why
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2

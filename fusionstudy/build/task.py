@@ -36,6 +36,15 @@ if __name__ == "__main__":   # TensorFlow's import chatter in the kernels stays 
 FOLDERS = {"arm": "arms", "experiment": "experiments", "page": "pages"}
 #: The folder of task records under ``book/generated`` (one file per successful run of a task).
 RECORDS = "tasks"
+#: Thread-count variables Snakemake sets in every job's shell (to the rule's ``threads``): a task's kernel gets the
+#: study's own values back (:func:`study_environment`), so a job computes under the numeric settings its hash names.
+ENGINE_THREAD_VARS = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def study_environment() -> dict:
+    """The study process's values of :data:`ENGINE_THREAD_VARS` (None: unset), saved in the run plan."""
+    return {name: os.environ.get(name) for name in ENGINE_THREAD_VARS}
 
 
 @dataclass
@@ -207,6 +216,11 @@ def run_task(plan: RunPlan, name: str, log=print) -> bool:
     # the kernel inherits both: it reports each fold, and uses the study's intra-op thread count
     os.environ[console.ENV] = "1"
     os.environ["TF_NUM_INTRAOP_THREADS"] = plan.data["threads"]
+    for var, value in plan.data.get("environment", {}).items():   # undo what the engine set for the job
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     try:
         with PeakMemory() as mem:
             pm.execute_notebook(str(notebooks / task.template), str(out_nb), parameters=params,
