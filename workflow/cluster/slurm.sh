@@ -36,6 +36,12 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 stop
+for daemon in slurmctld slurmd; do          # one cluster per machine: the daemons' ports are fixed
+  if pid=$(pgrep -x "$daemon"); then
+    echo "slurm: a $daemon is already running (pid $pid; another cluster on this machine): stop it first" >&2
+    exit 1
+  fi
+done
 mkdir -p "$dir"/{munge,state,spool,log,bin}
 chmod 755 "$dir" "$dir/munge"                  # munge's socket folder must be world-executable
 dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
@@ -94,12 +100,17 @@ sleep 1
 setsid slurmd -D -f "$dir/slurm.conf" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
 echo $! >"$dir/slurmd.pid"
 for _ in $(seq 60); do
-  if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
+  for daemon in munged slurmctld slurmd; do
+    kill -0 "$(cat "$dir/$daemon.pid")" 2>/dev/null || {
+      echo "slurm: $daemon exited at start; see $dir/log/$daemon.*" >&2; tail -3 "$dir/log/$daemon".* >&2; stop; exit 1; }
+  done
+  if timeout 5 sinfo -h -o %t 2>/dev/null | grep -qx idle; then
     echo "slurm: node $host idle ($cpus CPUs, ${mem} MB, gpu:1); source $dir/env.sh"
     exit 0
   fi
   sleep 0.5
 done
 echo "slurm: the node did not come up; logs in $dir/log" >&2
-sinfo >&2 || true
+timeout 5 sinfo >&2 || true
+stop
 exit 1
