@@ -17,10 +17,13 @@ cmd=${1:?usage: slurm.sh start|stop [DIR]}
 dir=$(realpath -m "${2:-_build/cluster}")
 host=$(hostname -s)
 
-stop() {
+stop() {          # SIGTERM, then SIGKILL after 10 s; waits until each daemon is gone
   for name in slurmd slurmctld munged; do
     if [ -f "$dir/$name.pid" ]; then
-      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+      pid=$(cat "$dir/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/$name.pid"
     fi
   done
