@@ -350,3 +350,58 @@ def ablation(table: pd.DataFrame):
     axes[-1, 0].set_xlabel("Δκ quadratic per visit, 95 % patient-bootstrap CI")
     fig.tight_layout()
     return fig
+
+
+#: Colours of the task graph's kinds of task (:func:`task_graph`).
+TASK_COLOURS = {"experiment": "#f4c06b", "arm": "#9ecae1", "page": "#c7e9c0"}
+
+
+def task_graph(tasks, collapse: str = "arm"):
+    """The study's tasks as the workflow engine runs them (the Reproducibility appendix): one box per task
+    (``tasks``: :func:`fusionstudy.build.study.plan`, each with ``name``, ``kind`` and ``depends``), placed in
+    columns by the longest chain of tasks before it, an arrow from each task to every task that reads it. The tasks
+    of kind ``collapse`` (the arm pages) are drawn as one box with their count; a task that reads every other one
+    (the appendix) gets no arrows, its box says so. Returns the figure."""
+    every = {t.name for t in tasks}
+    reads_all = {t.name for t in tasks if len(t.depends) and set(t.depends) >= every - {t.name}}
+    folded = [t.name for t in tasks if t.kind == collapse]
+    group = f"{len(folded)} {collapse} pages"
+
+    def node(name: str) -> str:
+        return group if name in folded else name
+
+    kinds, deps = {}, {}
+    for t in tasks:
+        kinds[node(t.name)] = t.kind
+        deps.setdefault(node(t.name), set()).update(
+            set() if t.name in reads_all else {node(d) for d in t.depends if d in every})
+    depth: dict = {}
+    for name in deps:                              # plan order: what a task reads comes before it
+        depth[name] = 1 + max((depth[d] for d in deps[name]), default=-1)
+    for name in reads_all:
+        depth[name] = max(depth.values()) + 1
+    columns: dict = {}
+    for name in deps:
+        columns.setdefault(depth[name], []).append(name)
+    tallest = max(len(c) for c in columns.values())
+    fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 0.5, 0.42 * tallest + 1.0))
+    pos = {}
+    for col, names in columns.items():
+        for row, name in enumerate(names):
+            pos[name] = (col, (tallest - 1) / 2 - row + (len(names) - 1) / 2 - (tallest - 1) / 2)
+    boxes = {}
+    for name, (x, y) in pos.items():
+        label = name + ("\n(reads every task)" if name in reads_all else "")
+        boxes[name] = ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=3,
+                              bbox={"boxstyle": "round,pad=0.3", "fc": TASK_COLOURS.get(kinds[name], "white"),
+                                    "ec": "0.4"})
+    for name, before in deps.items():
+        for d in before:                           # from the right edge of what is read to the reader's left edge
+            ax.annotate("", xy=(0, 0.5), xycoords=boxes[name], xytext=(1, 0.5), textcoords=boxes[d], zorder=1,
+                        arrowprops={"arrowstyle": "-|>", "color": "0.55", "lw": 0.7, "shrinkA": 3, "shrinkB": 3})
+    ax.set(xlim=(-0.6, len(columns) - 0.4), ylim=(-tallest / 2 - 0.2, tallest / 2 - 0.3))
+    ax.axis("off")
+    ax.legend(handles=[Patch(fc=c, ec="0.4", label=k) for k, c in TASK_COLOURS.items()], loc="lower right",
+              fontsize=8, frameon=False, ncol=3, bbox_to_anchor=(1.0, -0.02))
+    fig.tight_layout()
+    return fig
