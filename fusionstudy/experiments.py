@@ -225,6 +225,43 @@ def experiment_arms(name: str, scale: str) -> list[dict]:
     return experiment(name).arms(common(scale, name), SCALES[scale])
 
 
+def n_parts(name: str, scale: str) -> int:
+    """How many jobs experiment ``name``'s folds are split into at ``scale``: the scale's ``parts``
+    (:data:`SCALES`), at most the folds of its arms (1: one job runs them all)."""
+    folds = min(a.get("n_splits", 5) * a.get("n_repeats", 1) for a in experiment_arms(name, scale))
+    return max(1, min(SCALES[scale].get("parts", 1), folds))
+
+
+def run(name: str, scale: str, out_dir: str, part: str = "", parts: list | tuple = (), on_fold=None,
+        provenance: dict | None = None) -> list:
+    """Run experiment ``name`` at ``scale`` into ``out_dir`` (:func:`fusionlib.arms.runner.run_arms`): all its folds;
+    with ``part="k/n"`` only the k-th of n runs of them (a shard: :class:`fusionlib.arms.results.ArmPart` s); with
+    ``parts`` (the shards' result folders) no training at all: their merge
+    (:func:`fusionlib.arms.runner.merge_parts`), the results one run gives."""
+    from fusionlib.arms import runner
+
+    arms = experiment_arms(name, scale)
+    if parts:
+        return runner.merge_parts(arms, list(parts), out_dir=out_dir)
+    k_of_n = tuple(int(x) for x in part.split("/")) if part else None
+    return runner.run_arms(arms, progress=False, out_dir=out_dir, on_fold=on_fold, provenance=provenance,
+                           part=k_of_n)
+
+
+def results_table(results: list):
+    """What an experiment's page shows of its results: κ per arm (:func:`fusionlib.arms.results.experiment_table`);
+    for a shard, which folds each arm ran and how many predictions it made."""
+    import pandas as pd
+
+    from fusionlib.arms import results as arm_results
+
+    if results and isinstance(results[0], arm_results.ArmPart):
+        return pd.DataFrame([{"arm": p.settings.label, "part": "/".join(map(str, p.info["part"])),
+                              "folds": " ".join(str(f + 1) for f in p.info["folds"]), "rows": len(p.predictions)}
+                             for p in results]).set_index("arm")
+    return arm_results.experiment_table(results).drop(columns="s (amortised)")
+
+
 def labels_of(name: str, scale: str) -> list[str]:
     """The arm labels (result folder names before :func:`fusionlib.arms.results.safe_name`) of an experiment."""
     return [ArmSettings.from_dict(a).label for a in experiment_arms(name, scale)]

@@ -5,7 +5,9 @@ width, all experiments at 5 x 3; meant for a GPU). Each scale holds:
 
 * ``common`` — every arm's settings (:class:`fusionlib.arms.settings.ArmSettings` knobs: folds, repeats, trees,
   cohort, training recipe); ``seeds``, ``batch_sizes``, ``thermal_levels`` — the experiments' design factors
-  (:mod:`fusionstudy.experiments`; an experiment's own ``repeats`` may differ from ``n_repeats``);
+  (:mod:`fusionstudy.experiments`; an experiment's own ``repeats`` may differ from ``n_repeats``); ``parts`` — the
+  jobs an experiment's folds are split into (shards, merged by the experiment's page: smoke 2 so that ``make test``
+  runs the merge, default 1, full one job per fold for a GPU cluster; :func:`fusionstudy.experiments.n_parts`);
 * ``metadata`` — the metadata chapter (:mod:`fusionstudy.chapters.metadata`): outer folds and trees per forest of the
   reporting fits taken from ``common`` (``n_splits``, ``n_repeats``, ``n_estimators`` = ``rf_trees``), inner
   folds, trees per forest of the inner,
@@ -27,7 +29,7 @@ SCALES = {
     "smoke": {
         "common": {"n_splits": 3, "n_repeats": 1, "rf_trees": 30, "cohort": {"n_patients": 40},
                    "train": {"epochs": 2, "width": 0.0625}},
-        "seeds": 2, "batch_sizes": (8, 32), "thermal_levels": (0.0, 1.2),
+        "seeds": 2, "batch_sizes": (8, 32), "thermal_levels": (0.0, 1.2), "parts": 2,
         "metadata": {"inner_splits": 3, "inner_estimators": 30, "n_boot": 200},
         "realdata": {"draws_per_visit": 2, "original_trees": 30},
         "replay": {"trees": 60, "bn_epochs": 5, "distribution": {3: 3, 5: 2}, "distribution_trees": 30,
@@ -35,7 +37,7 @@ SCALES = {
     },
     "default": {
         "common": {"n_splits": 5, "n_repeats": 3, "rf_trees": 300, "cohort": {}, "train": {}},
-        "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 1.2, 2.4),
+        "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 1.2, 2.4), "parts": 1,
         "metadata": {"inner_splits": 3, "inner_estimators": 100, "n_boot": 1000},
         "realdata": {"draws_per_visit": 4, "original_trees": ORIGINAL_TREES},
         "replay": {"trees": 646, "bn_epochs": 300, "distribution": {3: 100, 5: 100}, "distribution_trees": 100,
@@ -44,7 +46,7 @@ SCALES = {
     "full": {
         "common": {"n_splits": 5, "n_repeats": 3, "rf_trees": 300, "cohort": {"image_size": 128},
                    "train": {"epochs": 100, "patience": 10, "width": 1.0}},
-        "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 0.6, 1.2, 2.4, 4.8),
+        "seeds": 5, "batch_sizes": (16, 32, 128, 512), "thermal_levels": (0.0, 0.6, 1.2, 2.4, 4.8), "parts": 15,
         "metadata": {"inner_splits": 5, "inner_estimators": 300, "n_boot": 2000},
         "realdata": {"draws_per_visit": 4, "original_trees": ORIGINAL_TREES},
         "replay": {"trees": 646, "bn_epochs": 300, "distribution": {3: 200, 5: 200}, "distribution_trees": 646,

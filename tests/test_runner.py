@@ -179,3 +179,32 @@ def test_load_or_run_loads_only_identical_settings(tmp_path, small_cohort, basel
     other = {**asdict(baseline_run.settings), "rf_trees": 7}
     _, how = runner.load_or_run(other, tmp_path)
     assert how == "ran" and calls and calls[0].rf_trees == 7
+
+
+def test_the_parts_of_an_experiment_merge_into_the_results_of_one_run(small_cohort, tmp_path, monkeypatch):
+    """Issue 18's shards: the folds split over jobs (each its own process in the study) give, merged, the very
+    predictions, metrics and history of one run over every fold, whatever order the parts finish in."""
+    monkeypatch.setenv("FUSIONLIB_CACHE", "off")                      # every part computes its own RF and CNN
+    arms = [{"head": h, "decomposition": "ordinal", "source": "oof_grouped", **TINY}
+            for h in ("image_only", "baseline", "fix23")]
+    whole = run_arms(arms, cohort=small_cohort, progress=False)
+    dirs = [tmp_path / f"part{k}" for k in (2, 1)]                     # the second part first
+    for k, d in zip((2, 1), dirs):
+        parts = run_arms(arms, cohort=small_cohort, progress=False, out_dir=d, part=(k, 2))
+        assert all(p.info["folds"] == runner.part_folds(3, (k, 2)) for p in parts)
+    assert runner.part_folds(3, (1, 2)) == [0] and runner.part_folds(3, (2, 2)) == [1, 2]
+    merged = runner.merge_parts(arms, dirs, out_dir=tmp_path / "merged")
+    for a, b in zip(whole, merged):
+        pd.testing.assert_frame_equal(a.predictions, b.predictions, check_exact=True)
+        pd.testing.assert_frame_equal(a.metrics, b.metrics, check_exact=True)
+        assert a.history == b.history
+        assert [p["folds"] for p in b.info["parts"]] == [[0], [1, 2]]
+    written = tmp_path / "whole"
+    write_result(whole[1], written / "x")
+    name = results.safe_name(whole[1].settings.label)
+    for f in ("metrics.csv", "history.json"):                          # the files the book reads, byte for byte
+        assert (tmp_path / "merged" / name / f).read_bytes() == (written / "x" / f).read_bytes()
+    with pytest.raises(ValueError, match=r"parts \[\[2, 2\]\]"):
+        runner.merge_parts(arms, dirs[:1])
+    with pytest.raises(ValueError, match="part=\\(3, 2\\)"):
+        runner.part_folds(3, (3, 2))

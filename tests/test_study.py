@@ -1,3 +1,4 @@
+import json
 
 import pytest
 
@@ -9,8 +10,17 @@ def test_plan_runs_experiments_then_the_pages_that_read_them():
     names = [t.name for t in tasks]
     assert len(names) == len(set(names))
     assert names[0] == "cohort" and names[-1] == "appendix"
-    exps = [t for t in tasks if t.kind == "experiment"]
+    exps = [t for t in tasks if t.kind == "experiment" and "part" not in t.parameters]
     assert [t.name for t in exps] == [f"exp-{e}" for e in study.EXPERIMENTS]
+    # the smoke scale splits each experiment's folds over two shards, merged by the experiment's task
+    for e in exps:
+        shards = [f"{e.name}-part1of2", f"{e.name}-part2of2"]
+        assert e.depends == shards and json.loads(e.parameters["parts"]) == shards
+        assert [t.parameters["part"] for t in tasks if t.name in shards] == ["1/2", "2/2"]
+        assert [study.resources(t)["gpu"] for t in tasks if t.name in shards] == [1, 1]
+        assert study.resources(e)["gpu"] == 0                     # merging trains nothing
+    assert [t.name for t in study.plan("default") if t.kind == "experiment"] == [f"exp-{e}" for e in study.EXPERIMENTS]
+    assert sum("part" in t.parameters for t in study.plan("full")) == 15 * len(study.EXPERIMENTS)
     arms = [t for t in tasks if t.kind == "arm"]
     assert len(arms) == 13 and all(t.depends == ["exp-report"] for t in arms)
     assert "baseline__ordinal_original__in_sample" in names and "fix23__ordinal__oof_grouped" in names

@@ -10,6 +10,11 @@ An arm's result folder (:func:`write_result`, atomically: :func:`fusionlib.io.at
   (``split = "train"``): repeat, fold, image, visit, patient, y, rf_I/P/R (the RF input), p_I/P/R, alpha;
 * ``history.json`` — per fold, the training curves, best epoch and the head's fitted weights;
 * ``info.json`` — settings, seeds, device, wall time, cohort.
+
+A **part** of an arm's run (its folds split over several jobs, :func:`fusionlib.arms.runner.run_arms` with
+``part=(k, n)``) is written by :func:`write_part` — ``part.json`` (settings, which part, folds, wall time, the
+machine) and ``predictions.pkl`` (the part's predictions, exactly as computed) — and the parts of an arm are merged
+into its result by :func:`fusionlib.arms.runner.merge_parts`.
 """
 
 from __future__ import annotations
@@ -41,6 +46,42 @@ class ArmResult:
     predictions: pd.DataFrame
     history: list[dict]
     info: dict
+
+
+@dataclass
+class ArmPart:
+    """Part ``info["part"]`` (``[k, n]``: the k-th of n) of an arm's run: the ``predictions`` and ``history`` of its
+    folds (``info["folds"]``, indices into the context's folds), and ``info``: the arm's settings, the part's wall time
+    (``context_wall_s``, shared by ``context_arms`` arms), the machine (``environment``) and the cohort's facts."""
+
+    settings: ArmSettings
+    predictions: pd.DataFrame
+    history: list[dict]
+    info: dict
+
+
+PART_FILES = ("part.json", "predictions.pkl", "history.json")
+
+
+def write_part(part: ArmPart, path: str | Path) -> Path:
+    """Write an :class:`ArmPart` into ``path`` (atomically); the predictions as a pickle, so that merging the
+    parts gives the very frame one job would have computed."""
+    with io.atomic_folder(path) as tmp:
+        part.predictions.to_pickle(tmp / "predictions.pkl")
+        (tmp / "history.json").write_text(json.dumps(part.history))
+        (tmp / "part.json").write_text(json.dumps(part.info, indent=2, default=str))
+    return Path(path)
+
+
+def load_part(path: str | Path) -> ArmPart:
+    """Read a folder written by :func:`write_part` (``FileNotFoundError`` naming a missing file)."""
+    path = Path(path)
+    for name in PART_FILES:
+        if not (path / name).exists():
+            raise FileNotFoundError(f"{path}: not a complete arm part (missing {name})")
+    info = json.loads((path / "part.json").read_text())
+    return ArmPart(ArmSettings.from_dict(info["settings"]), pd.read_pickle(path / "predictions.pkl"),
+                   json.loads((path / "history.json").read_text()), info)
 
 
 def safe_name(label: str) -> str:

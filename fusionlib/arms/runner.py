@@ -47,7 +47,7 @@ from fusionlib.models.fusions import make_fusion
 from fusionlib.cache import code_key
 from fusionlib.cache.hashing import content_key
 from fusionlib.evaluation.metrics import PROBA, tidy_metrics
-from fusionlib.arms.results import ArmResult, load_matching, safe_name, write_result
+from fusionlib.arms.results import ArmPart, ArmResult, load_matching, load_part, safe_name, write_part, write_result
 from fusionlib.arms.settings import CNN_KEYS, IMAGE, RF, ArmSettings
 from fusionlib.data.splits import Fold, patient_folds, scored_visits
 from fusionlib.cache.store import cached
@@ -278,9 +278,16 @@ def _one(rf_in: np.ndarray, rf_j: np.ndarray, j: int, r: np.ndarray) -> np.ndarr
     return x
 
 
-def _arm_result(s: ArmSettings, data: _Data, predictions: pd.DataFrame, history: list, wall: float, n_arms: int,
+def _cohort_facts(data: _Data) -> dict:
+    """What an arm's ``info.json`` records of its cohort."""
+    return {"cohort": data.cohort.params, "cohort_fingerprint": data.fingerprint,
+            "n_visits": int(len(data.y_visit)), "n_images": int(len(data.img_visit))}
+
+
+def _arm_result(s: ArmSettings, cohort: dict, predictions: pd.DataFrame, history: list, wall: float, n_arms: int,
                 env: dict) -> ArmResult:
-    """An arm's result from its predictions: the tidy metrics (with the arm's identity) and ``info``."""
+    """An arm's result from its predictions: the tidy metrics (with the arm's identity) and ``info``
+    (``cohort``: :func:`_cohort_facts`)."""
     metrics = tidy_metrics(predictions)
     has_rf = RF in s.spec.inputs
     metrics.insert(0, "source", s.source if has_rf else "")
@@ -289,10 +296,16 @@ def _arm_result(s: ArmSettings, data: _Data, predictions: pd.DataFrame, history:
     metrics.insert(0, "arm", s.label)
     info = {"settings": asdict(s), "train_config": asdict(s.train_config()), "device": env["device"],
             "environment": env, "wall_s": wall / n_arms, "context_wall_s": wall,
-            "context_arms": n_arms, "cohort": data.cohort.params, "cohort_fingerprint": data.fingerprint,
-            "n_visits": int(len(data.y_visit)), "n_images": int(len(data.img_visit)),
-            "seeds": {"folds_rf_cnn": s.seed, "init": s.init_seed}}
+            "context_arms": n_arms, **cohort, "seeds": {"folds_rf_cnn": s.seed, "init": s.init_seed}}
     return ArmResult(s, metrics, predictions, history, info)
+
+
+def part_folds(n_folds: int, part: tuple[int, int]) -> list[int]:
+    """The fold indices of part ``(k, n)`` (k from 1) of ``n_folds`` folds: ``n`` contiguous, nearly equal runs."""
+    k, n = part
+    if not 1 <= k <= n or n > n_folds:
+        raise ValueError(f"part={part}: need 1 <= k <= n <= {n_folds} (the context's folds)")
+    return list(range((k - 1) * n_folds // n, k * n_folds // n))
 
 
 @dataclass(frozen=True)
@@ -312,13 +325,18 @@ class FoldProgress:
 
 
 def run_arms(settings: list[dict | ArmSettings], progress: bool = True, out_dir: str | Path | None = None,
-             cohort: Cohort | None = None, on_fold=None, provenance: dict | None = None) -> list[ArmResult]:
+             cohort: Cohort | None = None, on_fold=None, provenance: dict | None = None,
+             part: tuple[int, int] | None = None) -> list[ArmResult] | list[ArmPart]:
     """Run several arms, sharing folds, RF fits, the image CNN and head training (see the module docstring);
     results in the order of ``settings``. With ``out_dir``, each result is written to
     ``out_dir/<safe arm label>`` (atomically) once its context is done. ``cohort`` replaces the synthetic
     cohort (e.g. :func:`fusionlib.data.dfu.load_cohort`); otherwise each arm's ``cohort`` knobs make one.
     ``on_fold(FoldProgress)`` is called after every fold; ``provenance`` (a dict of strings) is recorded in each
-    result's ``info["environment"]`` (:func:`fusionlib.models.train.environment`)."""
+    result's ``info["environment"]`` (:func:`fusionlib.models.train.environment`).
+
+    ``part=(k, n)`` runs only the k-th of n contiguous runs of every context's folds (:func:`part_folds`) and
+    returns (and writes, :func:`fusionlib.arms.results.write_part`) :class:`fusionlib.arms.results.ArmPart` s;
+    :func:`merge_parts` makes the n parts the results one run of every fold gives."""
     arms = [ArmSettings.from_dict(raw) for raw in settings]
     labels_ = [a.label for a in arms]
     dup = {x for x in labels_ if labels_.count(x) > 1}
@@ -328,29 +346,74 @@ def run_arms(settings: list[dict | ArmSettings], progress: bool = True, out_dir:
     for i, s in enumerate(arms):
         contexts[_context(s)].append(i)
     results: list = [None] * len(arms)
-    folds_total = sum(arms[idx[0]].n_splits * arms[idx[0]].n_repeats for idx in contexts.values())
+    def n_of(s: ArmSettings) -> int:
+        n = s.n_splits * s.n_repeats
+        return n if part is None else len(part_folds(n, part))
+
+    folds_total = sum(n_of(arms[idx[0]]) for idx in contexts.values())
     folds_done, t_all = 0, time.perf_counter()
     for n_ctx, idx in enumerate(contexts.values(), start=1):
         group = [arms[i] for i in idx]
         t0 = time.perf_counter()
         data = _Data(cohort if cohort is not None else make_synthetic_cohort(group[0].cohort_params()), group[0])
+        chosen = range(len(data.folds)) if part is None else part_folds(len(data.folds), part)
         preds = defaultdict(list)
         hist = defaultdict(list)
         desc = f"{len(group)} arm(s), context {n_ctx}/{len(contexts)}"
-        for k, fold in enumerate(tqdm(data.folds, desc=desc, disable=not progress, unit="fold"), start=1):
-            _FoldRun(group, data, fold, preds, hist).run()
+        for k, f in enumerate(tqdm(chosen, desc=desc, disable=not progress, unit="fold"), start=1):
+            _FoldRun(group, data, data.folds[f], preds, hist).run()
             folds_done += 1
             if on_fold is not None:
-                on_fold(FoldProgress(n_ctx, len(contexts), len(group), k, len(data.folds), time.perf_counter() - t0,
+                on_fold(FoldProgress(n_ctx, len(contexts), len(group), k, len(chosen), time.perf_counter() - t0,
                                      folds_done, folds_total, time.perf_counter() - t_all))
         wall = time.perf_counter() - t0
         env = environment(provenance)
         for j, (i, s) in enumerate(zip(idx, group)):
-            results[i] = _arm_result(s, data, pd.concat(preds[j], ignore_index=True), hist[j], wall, len(group), env)
+            if part is not None:
+                results[i] = ArmPart(s, pd.concat(preds[j], ignore_index=True), hist[j],
+                                     {"settings": asdict(s), "part": list(part), "folds": list(chosen),
+                                      "context_wall_s": wall, "context_arms": len(group), "environment": env,
+                                      "cohort": _cohort_facts(data)})
+                if out_dir is not None:
+                    write_part(results[i], Path(out_dir) / safe_name(s.label))
+                continue
+            results[i] = _arm_result(s, _cohort_facts(data), pd.concat(preds[j], ignore_index=True), hist[j], wall,
+                                     len(group), env)
             if out_dir is not None:
                 write_result(results[i], Path(out_dir) / safe_name(s.label))
         if progress:
             print(f"context {n_ctx}/{len(contexts)}: {len(group)} arm(s) in {wall:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def merge_parts(settings: list[dict | ArmSettings], part_dirs: list[str | Path],
+                out_dir: str | Path | None = None) -> list[ArmResult]:
+    """The results of ``settings`` from their parts: ``part_dirs`` are the ``out_dir`` s of the n runs of
+    :func:`run_arms` with ``part=(1, n)`` ... ``(n, n)``, in any order. Each arm's predictions and history are
+    joined in fold order, its metrics computed from them: the result one run of every fold gives (its wall time is
+    the parts' summed; ``info["parts"]`` records each part's folds, time and device). Written to
+    ``out_dir/<safe arm label>`` when given. ``FileNotFoundError``/``ValueError`` name a missing or foreign part."""
+    arms = [ArmSettings.from_dict(raw) for raw in settings]
+    results = []
+    for s in arms:
+        parts = sorted((load_part(Path(d) / safe_name(s.label)) for d in part_dirs), key=lambda p: p.info["part"][0])
+        got = [p.info["part"] for p in parts]
+        n = len(parts)
+        if got != [[k, n] for k in range(1, n + 1)]:
+            raise ValueError(f"arm {s.label!r}: parts {got} in {[str(d) for d in part_dirs]}, need 1..{n} of {n}")
+        for d, p in zip(part_dirs, parts):
+            if p.settings != s:
+                raise ValueError(f"{Path(d) / safe_name(s.label)}: a part of other settings than arm {s.label!r}")
+        wall = sum(p.info["context_wall_s"] for p in parts)
+        result = _arm_result(s, parts[0].info["cohort"], pd.concat([p.predictions for p in parts], ignore_index=True),
+                             [h for p in parts for h in p.history], wall, parts[0].info["context_arms"],
+                             parts[0].info["environment"])
+        result.info["parts"] = [{"part": p.info["part"], "folds": p.info["folds"],
+                                 "context_wall_s": p.info["context_wall_s"],
+                                 "device": p.info["environment"].get("device")} for p in parts]
+        if out_dir is not None:
+            write_result(result, Path(out_dir) / safe_name(s.label))
+        results.append(result)
     return results
 
 

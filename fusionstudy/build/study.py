@@ -53,7 +53,7 @@ if __name__ == "__main__":   # python -m fusionstudy.build.study: TensorFlow's i
     _STDERR = console.StderrFilter().start()
 
 from fusionlib.cache.dependencies import closure, notebook_modules, source_digest  # noqa: E402
-from fusionstudy.experiments import EXPERIMENTS, experiment_arms  # noqa: E402
+from fusionstudy.experiments import EXPERIMENTS, experiment_arms, n_parts  # noqa: E402
 from fusionstudy.scales import SCALES  # noqa: E402
 from fusionlib.cache.hashing import ContentHash  # noqa: E402
 from fusionstudy.build.pages import PAGES, Page, page  # noqa: E402
@@ -69,9 +69,19 @@ BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
 
 
 def experiment_tasks(scale: str) -> list[Task]:
-    """One task per experiment of :data:`fusionstudy.experiments.EXPERIMENTS`; results in ``results/exp-<name>``."""
-    return [Task(f"exp-{e.name}", "experiment.ipynb", {"experiment": e.name, "scale": scale}, "experiment",
-                 title=e.title) for e in EXPERIMENTS.values()]
+    """One task per experiment of :data:`fusionstudy.experiments.EXPERIMENTS`; results in ``results/exp-<name>``.
+    Where the scale splits an experiment's folds (:func:`fusionstudy.experiments.n_parts`), its shards come first,
+    ``exp-<name>-part<k>of<n>`` (each trains on its run of the folds), and the experiment's task merges them."""
+    tasks = []
+    for e in EXPERIMENTS.values():
+        n = n_parts(e.name, scale)
+        shards = [f"exp-{e.name}-part{k}of{n}" for k in range(1, n + 1)] if n > 1 else []
+        tasks += [Task(name, "experiment.ipynb", {"experiment": e.name, "scale": scale, "part": f"{k}/{n}"},
+                       "experiment", title=f"{e.title} (part {k} of {n})") for k, name in enumerate(shards, start=1)]
+        merge = {"parts": json.dumps(shards)} if shards else {}
+        tasks.append(Task(f"exp-{e.name}", "experiment.ipynb", {"experiment": e.name, "scale": scale, **merge},
+                          "experiment", depends=shards, title=e.title))
+    return tasks
 
 
 #: The experiment whose arms get a page each (the report's models, :data:`fusionlib.arms.settings.HEADS`).
@@ -304,17 +314,20 @@ def hashes_of(tasks: list[Task], notebooks: Path, gen: Path, threads: str) -> di
     return current
 
 
-#: Memory a task's job asks for, MiB (the largest peak measured at the default scale is ~2.2 GiB), and whether
-#: it trains models (then it asks for a GPU under the ``slurm`` profile).
+#: Memory a task's job asks for, MiB (the largest peak measured at the default scale is ~2.2 GiB).
 MEMORY_MIB = {"experiment": 8000, "arm": 4000, "page": 4000}
-TRAINS = ("experiment",)
+
+
+def trains(task: Task) -> bool:
+    """Whether ``task`` trains models: an experiment or a shard of one, not the page that merges shards."""
+    return task.kind == "experiment" and "parts" not in task.parameters
 
 
 def resources(task: Task) -> dict:
     """What the job of ``task`` asks of the engine: cores (the kernels' intra-op threads), memory, a GPU for a
-    task that trains (:data:`TRAINS`), and a time limit in minutes."""
-    return {"cpus": INTRA_OP_THREADS, "mem_mb": MEMORY_MIB.get(task.kind, 4000),
-            "gpu": int(task.kind in TRAINS), "runtime_min": 24 * 60}
+    task that trains (:func:`trains`; under the ``slurm`` profile), and a time limit in minutes."""
+    return {"cpus": INTRA_OP_THREADS, "mem_mb": MEMORY_MIB.get(task.kind, 4000), "gpu": int(trains(task)),
+            "runtime_min": 24 * 60}
 
 
 def write_run_plan(gen: Path, tasks: list[Task], hashes: dict, *, scale: str, root: Path, notebooks: Path,
