@@ -19,12 +19,12 @@ t0=$(date +%s)
 # executor), and the first status check comes after 5 s rather than 40 s
 "$py" -m fusionstudy.build.study --scale smoke --root "$root" --profile slurm --force \
   --engine-args "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 5 --slurm-no-account"
-echo "cluster study: $(( $(date +%s) - t0 )) s wall; sbatch jobs: $(squeue -h -t all -o %i | wc -l) (squeue -t all)"
+echo "cluster study: $(( $(date +%s) - t0 )) s wall; jobs the controller allocated: $(grep -c 'Allocate JobId' "$cluster/log/slurmctld.log")"
 "$py" -m fusionstudy.build.pin --scale smoke --root "$root"
 if [ -d "$local_root/book/generated/results" ]; then
   for d in "$root"/book/generated/results/*/; do
     name=$(basename "$d")
     echo "== $name: the cluster's results against $local_root's"
-    "$py" benchmarks/compare_results.py "$local_root/book/generated/results/$name" "$d" | sed -n '1,3p'
+    "$py" benchmarks/compare_results.py "$local_root/book/generated/results/$name" "$d" | sed -n '1,4p'
   done
 fi
