@@ -19,7 +19,7 @@ t0=$(date +%s)
 # executor), and the first status check comes after 5 s rather than 40 s
 "$py" -m fusionstudy.build.study --scale smoke --root "$root" --profile slurm --force \
   --engine-args "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 5 --slurm-no-account"
-echo "cluster study: $(( $(date +%s) - t0 )) s wall; jobs the controller allocated: $(grep -c 'Allocate JobId' "$cluster/log/slurmctld.log")"
+echo "cluster study: $(( $(date +%s) - t0 )) s wall; batch jobs submitted: $(grep -c '_slurm_rpc_submit_batch_job: JobId' "$cluster/log/slurmctld.log") (slurmctld.log)"
 "$py" -m fusionstudy.build.pin --scale smoke --root "$root"
 if [ -d "$local_root/book/generated/results" ]; then
   for d in "$root"/book/generated/results/*/; do
