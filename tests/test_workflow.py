@@ -170,6 +170,8 @@ def test_an_unknown_profile_or_a_missing_engine_or_plugin_is_one_line(tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err == f"error: unknown profile 'cloud': use one of {', '.join(engine.profiles())} (workflow/profiles)"
     assert {"laptop", "slurm"} <= set(engine.profiles())
+    assert study.main(["--root", str(tmp_path / "root"), "--scale", "huge"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown scale 'huge': use one of smoke, default, full"
     assert not (tmp_path / "root").exists()                      # nothing written
 
     # no Snakemake anywhere

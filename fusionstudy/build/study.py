@@ -469,7 +469,7 @@ def build_book(root: str | Path = PROJECT) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fusionstudy.build.study", description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", choices=list(SCALES), default="default")
+    ap.add_argument("--scale", default="default", help=f"one of {', '.join(SCALES)} (default: default)")
     ap.add_argument("--root", type=Path, default=PROJECT, help="book source root (default: this project)")
     ap.add_argument("--force", action="store_true", help="re-run every task even if unchanged")
     ap.add_argument("--only", nargs="*", help="run only these tasks (file stems, e.g. image_only)")
@@ -500,14 +500,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(a: argparse.Namespace, gate: "console.StderrFilter") -> int:
+    from fusionlib.data.datasets import DFUDataError
+    from fusionstudy.build.engine import EngineError, check_profile
+
+    if a.scale not in SCALES:
+        print(f"error: unknown scale {a.scale!r}: use one of {', '.join(SCALES)}", file=sys.stderr, flush=True)
+        return 2
     tasks, notebooks = load_plan(a.plan_json) if a.plan_json else (None, None)
     if a.list:
         for t in tasks if tasks is not None else plan(a.scale):
             print(t.name)
         return 0
-    from fusionlib.data.datasets import DFUDataError
-    from fusionstudy.build.engine import EngineError, check_profile
-
     try:
         check_profile(a.profile)              # before anything is written
     except EngineError as e:
