@@ -185,8 +185,11 @@ def test_the_parts_of_an_experiment_merge_into_the_results_of_one_run(small_coho
     """Issue 18's shards: the folds split over jobs (each its own process in the study) give, merged, the very
     predictions, metrics and history of one run over every fold, whatever order the parts finish in."""
     monkeypatch.setenv("FUSIONLIB_CACHE", "off")                      # every part computes its own RF and CNN
+    from fusionlib.arms.settings import ORIGINAL_RECIPE
+
     arms = [{"head": h, "decomposition": "ordinal", "source": "oof_grouped", **TINY}
             for h in ("image_only", "baseline", "fix23")]
+    arms.append({"head": "baseline", "name": "recipe", **TINY, "train": {**TINY["train"], **ORIGINAL_RECIPE}})
     whole = run_arms(arms, cohort=small_cohort, progress=False)
     dirs = [tmp_path / f"part{k}" for k in (2, 1)]                     # the second part first
     for k, d in zip((2, 1), dirs):

@@ -401,8 +401,9 @@ def merge_parts(settings: list[dict | ArmSettings], part_dirs: list[str | Path],
         n = len(parts)
         if got != [[k, n] for k in range(1, n + 1)]:
             raise ValueError(f"arm {s.label!r}: parts {got} in {[str(d) for d in part_dirs]}, need 1..{n} of {n}")
+        settings_json = json.loads(json.dumps(asdict(s), default=str))     # as part.json holds it (tuples: lists)
         for d, p in zip(part_dirs, parts):
-            if p.settings != s:
+            if p.info["settings"] != settings_json:
                 raise ValueError(f"{Path(d) / safe_name(s.label)}: a part of other settings than arm {s.label!r}")
         wall = sum(p.info["context_wall_s"] for p in parts)
         result = _arm_result(s, parts[0].info["cohort"], pd.concat([p.predictions for p in parts], ignore_index=True),
