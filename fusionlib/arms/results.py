@@ -63,22 +63,35 @@ class ArmPart:
 PART_FILES = ("part.json", "predictions.pkl", "history.json")
 
 
+def _complete(path: str | Path, files: tuple, what: str) -> Path:
+    """``path`` when it holds every one of ``files``; ``FileNotFoundError`` naming the first missing one."""
+    path = Path(path)
+    for name in files:
+        if not (path / name).exists():
+            raise FileNotFoundError(f"{path}: not a complete {what} (missing {name})")
+    return path
+
+
+def _write(path: str | Path, history: list, info_name: str, info: dict, tables) -> Path:
+    """Write a result or part folder atomically (:func:`fusionlib.io.atomic_folder`): ``tables(tmp)`` writes its
+    tables, then ``history.json`` and the ``info_name`` JSON."""
+    with io.atomic_folder(path) as tmp:
+        tables(tmp)
+        (tmp / "history.json").write_text(json.dumps(history))
+        (tmp / info_name).write_text(json.dumps(info, indent=2, default=str))
+    return Path(path)
+
+
 def write_part(part: ArmPart, path: str | Path) -> Path:
     """Write an :class:`ArmPart` into ``path`` (atomically); the predictions as a pickle, so that merging the
     parts gives the very frame one job would have computed."""
-    with io.atomic_folder(path) as tmp:
-        part.predictions.to_pickle(tmp / "predictions.pkl")
-        (tmp / "history.json").write_text(json.dumps(part.history))
-        (tmp / "part.json").write_text(json.dumps(part.info, indent=2, default=str))
-    return Path(path)
+    return _write(path, part.history, "part.json", part.info,
+                  lambda tmp: part.predictions.to_pickle(tmp / "predictions.pkl"))
 
 
 def load_part(path: str | Path) -> ArmPart:
     """Read a folder written by :func:`write_part` (``FileNotFoundError`` naming a missing file)."""
-    path = Path(path)
-    for name in PART_FILES:
-        if not (path / name).exists():
-            raise FileNotFoundError(f"{path}: not a complete arm part (missing {name})")
+    path = _complete(path, PART_FILES, "arm part")
     info = json.loads((path / "part.json").read_text())
     return ArmPart(ArmSettings.from_dict(info["settings"]), pd.read_pickle(path / "predictions.pkl"),
                    json.loads((path / "history.json").read_text()), info)
@@ -92,20 +105,16 @@ def safe_name(label: str) -> str:
 def write_result(result: ArmResult, path: str | Path) -> Path:
     """Write ``metrics.csv``, ``predictions.csv.gz``, ``history.json`` and ``info.json`` into ``path``,
     atomically: into a temporary sibling folder that then replaces ``path`` in one rename."""
-    with io.atomic_folder(path) as tmp:
+    def tables(tmp: Path) -> None:
         result.metrics.to_csv(tmp / "metrics.csv", index=False)
         result.predictions.to_csv(tmp / "predictions.csv.gz", index=False)
-        (tmp / "history.json").write_text(json.dumps(result.history))
-        (tmp / "info.json").write_text(json.dumps(result.info, indent=2, default=str))
-    return Path(path)
+
+    return _write(path, result.history, "info.json", result.info, tables)
 
 
 def load_result(path: str | Path) -> ArmResult:
     """Read a result folder written by :func:`write_result` back into an :class:`ArmResult`."""
-    path = Path(path)
-    for name in FILES:
-        if not (path / name).exists():
-            raise FileNotFoundError(f"{path}: not a complete arm result (missing {name})")
+    path = _complete(path, FILES, "arm result")
     info = json.loads((path / "info.json").read_text())
     metrics = pd.read_csv(path / "metrics.csv", dtype={"fold": str}, keep_default_na=False,
                           na_values={"value": ["", "nan"]})
