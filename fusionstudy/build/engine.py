@@ -80,10 +80,11 @@ def check_profile(profile: str, exe: Path | None = None) -> Path:
 
 
 def command(plan: Path, root: Path, profile: str = "laptop", cores: int | None = None, force: bool = False,
-            extra: list[str] | tuple = ()) -> list[str]:
+            extra: list[str] | tuple = (), exe: Path | None = None) -> list[str]:
     """The Snakemake command that runs run plan ``plan`` in ``root`` with ``profile`` (``cores`` overrides the
-    profile's; ``force`` re-runs every task; ``extra``: more Snakemake options)."""
-    cmd = [str(check_profile(profile)), "--snakefile", str(SNAKEFILE), "--directory", str(root),
+    profile's; ``force`` re-runs every task; ``extra``: more Snakemake options); ``exe``: the snakemake that
+    :func:`check_profile` returned (checked here when not given)."""
+    cmd = [str(exe or check_profile(profile)), "--snakefile", str(SNAKEFILE), "--directory", str(root),
            "--profile", str(PROFILE_DIR / profile), "--config", f"plan={plan}"]
     if cores is not None:
         cmd += ["--cores", str(cores)]

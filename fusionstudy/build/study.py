@@ -359,7 +359,7 @@ def adopt_state(gen: Path, hashes: dict) -> list[str]:
     have = task_records(gen)
     adopted = []
     for name, h in state.get("hashes", {}).items():
-        if hashes.get(name) == h and name not in have and list((gen).glob(f"*/{name}.ipynb")):
+        if hashes.get(name) == h and name not in have and any(gen.glob(f"*/{name}.ipynb")):
             io.write_json(record_path(gen, name, h), {"task": name, "hash": h,
                                                       "wall_s": state.get("wall_s", {}).get(name),
                                                       "peak_rss_mib": state.get("peak_rss_mib", {}).get(name),
@@ -404,7 +404,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
 
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir is not None else NOTEBOOKS
     root = Path(root).resolve()
-    engine.check_profile(profile)
+    exe = engine.check_profile(profile)
     with study_lock(root):
         t_start = time.time()
         gen = _prepare_root(root)
@@ -429,8 +429,8 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
                               kernel=kernel, verbose=verbose, started=t_start)
         log_path = root / "_build" / "logs" / "snakemake.log"
         engine.clear_stale_lock(root, log)
-        rc, why = engine.run(engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args), log_path,
-                              verbose=verbose)
+        cmd = engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args, exe=exe)
+        rc, why = engine.run(cmd, log_path, verbose=verbose)
         remote = engine.profile_executor(profile) != "local"      # the jobs printed into their own logs
         for i, t in enumerate(tasks, start=1):
             prefix = f"[{i}/{len(tasks)} {time.time() - t_start:6.0f}s] {t.name}:"
