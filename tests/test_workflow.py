@@ -98,6 +98,23 @@ def test_each_task_runs_after_what_it_reads_and_unchanged_ones_are_skipped(tmp_p
 
 
 @needs_engine
+def test_the_engine_starts_the_task_at_the_head_of_the_longest_chain_first(tmp_path):
+    # one job at a time; "long" comes last in the plan, but the last run says it takes the longest
+    plan = tiny_plan(tmp_path, {"s1": {}, "s2": {}, "long": {"sleep": 4.0}})
+    run(tmp_path, plan, jobs=1)
+    gen = tmp_path / "root" / "book" / "generated"
+    first = json.loads((gen / "plan.json").read_text())
+    assert {t["name"]: t["priority"] for t in first["tasks"]} == {"s1": 1, "s2": 1, "long": 1}   # nothing known
+    (tmp_path / "events.txt").unlink()
+    r, out = run(tmp_path, plan, jobs=1, force=True)
+    assert sorted(r.ran) == ["long", "s1", "s2"], out
+    prio = {t["name"]: t["priority"] for t in json.loads((gen / "plan.json").read_text())["tasks"]}
+    assert prio["long"] >= prio["s1"] + 3 and prio["long"] >= prio["s2"] + 3, prio
+    ev = events(tmp_path)
+    assert ev[("end", "long")] < min(ev[("start", "s1")], ev[("start", "s2")]), ev
+
+
+@needs_engine
 def test_a_failed_task_keeps_its_earlier_results_and_stops_only_what_reads_it(tmp_path, monkeypatch, capfd):
     fail = tmp_path / "fail"
     plan = tiny_plan(tmp_path, {"a": {"fail": str(fail)}, "b": {"depends": ["a"]}, "c": {}})

@@ -61,6 +61,7 @@ from fusionlib.arms.results import safe_name  # noqa: E402
 from fusionlib.arms.settings import ArmSettings, heads  # noqa: E402
 from fusionstudy.build.task import FOLDERS, RECORDS, Task, record_path, study_environment  # noqa: E402
 from fusionstudy.build.task import records as task_records  # noqa: E402
+from fusionstudy.build import schedule  # noqa: E402
 
 from fusionstudy import PROJECT  # noqa: E402
 NOTEBOOKS = PROJECT / "notebooks"
@@ -334,13 +335,16 @@ def write_run_plan(gen: Path, tasks: list[Task], hashes: dict, *, scale: str, ro
                    threads: str, kernel: str = "python3", verbose: bool = False, started: float | None = None) -> Path:
     """Write ``<gen>/plan.json``, what the workflow (``workflow/Snakefile``) and each task's job
     (:mod:`fusionstudy.build.task`) read: the tasks in plan order with their hash, number, the tasks of this
-    plan they read and their :func:`resources`; the book's folders, the kernel, the thread count, the study's own
+    plan they read, their :func:`resources` and the engine's priority (:func:`fusionstudy.build.schedule.priorities`:
+    the longest chains start first); the book's folders, the kernel, the thread count, the study's own
     thread-count variables (:func:`fusionstudy.build.task.study_environment`), the commit the pages' footers name
     and when the study started. Written atomically."""
     names = {t.name for t in tasks}
     last = task_records(gen)
+    first = schedule.priorities(tasks, gen, scale)
     entries = [{**asdict(t), "depends": [d for d in t.depends if d in names], "hash": hashes[t.name],
-                "number": i, "resources": resources(t), "last_wall_s": last.get(t.name, {}).get("wall_s")}
+                "number": i, "resources": resources(t), "last_wall_s": last.get(t.name, {}).get("wall_s"),
+                "priority": first[t.name]}
                for i, t in enumerate(tasks, start=1)]
     doc = {"scale": scale, "root": str(root), "generated": str(gen), "records": f"book/generated/{RECORDS}",
            "notebooks_dir": str(notebooks), "python": sys.executable, "kernel": kernel, "threads": threads,
