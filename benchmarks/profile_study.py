@@ -14,7 +14,8 @@ the rest (papermill, staging, page post-processing), and says how many core-seco
 while two tasks ran. A kernel is matched to the task whose start and end are nearest its own.
 
 Categories (the first rule that matches a sample's stack): imports; waiting for a subprocess (the replay's
-pinned environment); RF fitting and prediction (scikit-learn forests, wherever called from); CNN training (the
+pinned environment); RF fitting and prediction (scikit-learn forests, wherever called from); waiting for worker
+processes (joblib's, e.g. the metadata chapter's folds of forests); CNN training (the
 image model of a fold, the joint arms); head training (the Keras heads, bundled or alone); other Keras/TensorFlow; I/O (fusionlib.io/store/results, pandas and NumPy file
 I/O); data preparation (cohort, rendering, readers, features, splits); statistics; tables and figures; other.
 py-spy samples Python stacks: time in native threads (TensorFlow's and scikit-learn's pools) is attributed to
@@ -40,6 +41,7 @@ CATEGORIES = (
     ("imports", ("_find_and_load", "_call_with_frames_removed")),
     ("waiting for a subprocess", ("subprocess.py",)),
     ("RF fitting and prediction", ("sklearn/ensemble", "fusionlib/models/rf.py", "sklearn/tree")),
+    ("waiting for worker processes", ("joblib/parallel.py",)),
     ("CNN training", ("_image_model (fusionlib/arms/runner.py", "joint (fusionlib/arms/runner.py", "image_branch")),
     ("head training", ("train_bundle (fusionlib/arms/runner.py", "fit_bundle", "predict_bundle", "fit_head",
                        "keras (fusionlib/arms/runner.py", "robust (fusionlib/arms/runner.py")),
@@ -143,6 +145,17 @@ def _idle(cpu_file: Path, tasks: list[dict], cpus: int) -> dict:
     return dict(out)
 
 
+def _cpu_totals(cpu_file: Path) -> str:
+    """The machine's core-seconds over the run: busy (user, system) and idle, from the first and last sample."""
+    rows = [list(map(float, ln.split())) for ln in cpu_file.read_text().splitlines() if ln.strip()]
+    hz = os.sysconf("SC_CLK_TCK")
+    a, b = rows[0], rows[-1]
+    d = [(y - x) / hz for x, y in zip(a[1:], b[1:])]
+    idle = d[3] + d[4]
+    return (f"All cores over {b[0] - a[0]:.0f} s: {sum(d) - idle:.0f} core-seconds busy (user {d[0] + d[1]:.0f}, "
+            f"system {d[2]:.0f}, other {sum(d) - idle - d[0] - d[1] - d[2]:.0f}), {idle:.0f} idle.")
+
+
 def report(folder: Path) -> str:
     info = json.loads((folder / "run.json").read_text())
     tasks = _tasks((folder / "study.log").read_text(), info["start"])
@@ -176,6 +189,7 @@ def report(folder: Path) -> str:
     lines.append(f"| **all tasks** | {totals['wall']:.0f} | {totals['start']:.0f} | "
                  + " | ".join(f"{totals[c]:.0f}" for c in cats) + f" | {totals['outside']:.0f} |")
     idle = _idle(folder / "cpu.txt", tasks, info["cpus"])
+    lines += ["", _cpu_totals(folder / "cpu.txt")]
     lines += ["", "| while | wall s | idle core-seconds |", "|---|---|---|"]
     for n in (0, 1, 2):
         w = idle.get(f"wall with {n} task(s)", 0.0)
