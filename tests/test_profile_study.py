@@ -19,6 +19,8 @@ def test_a_stack_gets_the_first_category_that_matches():
     assert ps.categorise(MAIN + ";<module> (<cell>);_find_and_load (<frozen importlib._bootstrap>:1176);"
                          "<module> (keras/__init__.py:2)") == "imports"
     assert ps.categorise(MAIN + ";write_csv (fusionlib/io.py:66)") == "I/O"
+    assert ps.categorise(MAIN + ";_run_folds (fusionstudy/chapters/metadata.py:440);__call__ (joblib/parallel.py:2007)"
+                         ";_retrieve (joblib/parallel.py:1650)") == "waiting for worker processes"
     assert ps.categorise(MAIN + ";loop (<cell>)") == "other"
 
 
@@ -51,5 +53,6 @@ def test_the_report_matches_kernels_to_tasks_and_counts_idle_cores(tmp_path):
     (tmp_path / "cpu.txt").write_text("\n".join(lines))
     text = ps.report(tmp_path)
     assert "| a | 10 | 1 | 0 | 0 | 8 |" in text                             # kernel start 1 s, 8 s of RF
-    assert "| b | 25 | 1 | 0 | 0 | 0 | 0 | 20 |" in text                      # 20 s of head training
+    assert "| b | 25 | 1 | 0 | 0 | 0 | 0 | 0 | 20 |" in text                  # 20 s of head training
+    assert "All cores over 30 s: 0 core-seconds busy (user 0, system 0, other 0), 20 idle." in text
     assert "| 2 task(s) running | 5 | 0 |" in text and "| 1 task(s) running | 25 | 20 |" in text
