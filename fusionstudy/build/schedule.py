@@ -61,11 +61,15 @@ def chain_seconds(tasks: list[Task], seconds: dict[str, float]) -> dict[str, flo
     return chain
 
 
+def last_wall_times(generated: str | Path) -> dict[str, float]:
+    """Each task's wall time (s) in its newest record under ``generated`` (:func:`fusionstudy.build.task.records`)."""
+    return {n: r["wall_s"] for n, r in records(generated).items() if r.get("wall_s") is not None}
+
+
 def priorities(tasks: list[Task], generated: str | Path, scale: str, hints_path: str | Path | None = None
                ) -> dict[str, int]:
     """The engine's priority of each task: :func:`chain_seconds` of :func:`expected_seconds`, in whole seconds."""
-    last = {n: r["wall_s"] for n, r in records(generated).items() if r.get("wall_s") is not None}
-    chain = chain_seconds(tasks, expected_seconds(tasks, last, load_hints(scale, hints_path)))
+    chain = chain_seconds(tasks, expected_seconds(tasks, last_wall_times(generated), load_hints(scale, hints_path)))
     return {name: int(round(s)) for name, s in chain.items()}
 
 
@@ -73,11 +77,11 @@ def write_hints(scale: str, generated: str | Path, path: str | Path | None = Non
     """Replace the hints of ``scale`` in ``path`` (default :data:`HINTS`) by the wall times of the records under
     ``generated`` (rounded to a second); the other scales' are kept. Written atomically; returns the new hints."""
     path = Path(path or HINTS)
-    recs = records(generated)
-    if not recs:
+    walls = last_wall_times(generated)
+    if not walls:
         raise ValueError(f"no task records under {Path(generated) / 'tasks'}: build the study first")
     doc = json.loads(path.read_text()) if path.is_file() else {}
-    doc[scale] = {n: round(r["wall_s"]) for n, r in sorted(recs.items()) if r.get("wall_s") is not None}
+    doc[scale] = {n: round(s) for n, s in sorted(walls.items())}
     io.write_json(path, doc, indent=1, sort_keys=True)
     return doc[scale]
 
@@ -95,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown scale {a.scale!r}; use one of {', '.join(SCALES)}")
         return 2
     try:
-        hints = write_hints(a.scale, a.generated) if a.write else {
-            n: round(r["wall_s"]) for n, r in records(a.generated).items() if r.get("wall_s") is not None}
+        hints = (write_hints(a.scale, a.generated) if a.write
+                 else {n: round(s) for n, s in last_wall_times(a.generated).items()})
     except ValueError as e:
         print(f"error: {e}")
         return 2
