@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
+from fusionlib.evaluation.metrics import kappa_columns, kappa_of_confusion
 from fusionlib.evaluation.stats import corrected_ttest, fold_differences, paired_bootstrap
 
 
@@ -30,6 +31,59 @@ def test_bootstrap_interval_contains_the_true_difference():
     assert d.low > 0 and d.p_value < 0.05                        # a real difference is detected
     same = paired_bootstrap(a, a, n_boot=50)
     assert same.estimate == same.low == same.high == 0.0
+
+
+def resampled_rows_statistic(a, b, weights, n_boot, seed):
+    """The bootstrap written out row by row: each draw's rows (a patient drawn twice brings its rows twice),
+    κ of each arm on them per repeat (:func:`kappa_columns`), the mean over repeats of the difference."""
+    def visits(p):
+        return p.assign(pred=p[["p_I", "p_P", "p_R"]].to_numpy().argmax(1))
+    a, b = visits(a), visits(b)
+    patients = np.sort(a["patient"].unique())
+    rng = np.random.default_rng(seed)
+    out = []
+    for draw in [patients] + [rng.choice(patients, size=len(patients), replace=True) for _ in range(n_boot)]:
+        diffs = []
+        for r in sorted(a["repeat"].unique()):
+            ra, rb = a[a["repeat"] == r], b[b["repeat"] == r]
+            idx = np.concatenate([np.flatnonzero(ra["patient"].to_numpy() == p) for p in draw])
+            y = ra["y"].to_numpy()[idx]
+            diffs.append(kappa_columns(y, ra["pred"].to_numpy()[idx, None], weights)[0]
+                         - kappa_columns(y, rb["pred"].to_numpy()[idx, None], weights)[0])
+        out.append(float(np.mean(diffs)))
+    return out[0], np.array(out[1:])
+
+
+@pytest.mark.parametrize("weights", ["quadratic", None])
+def test_bootstrap_counts_give_the_kappa_of_the_resampled_rows_bit_for_bit(weights):
+    # patients with 1..5 visits each, three repeats, one patient with a single class: every κ of a draw is
+    # computed from summed per-patient counts and must equal κ on the drawn rows themselves, to the last bit
+    rng = np.random.default_rng(7)
+    patient = np.repeat(np.arange(40), rng.integers(1, 6, 40))
+    y = rng.integers(0, 3, len(patient))
+    y[patient == 3] = 2
+    a = pd.concat([arm_predictions(y, patient, 0.6, rng, repeat=r) for r in range(3)], ignore_index=True)
+    b = pd.concat([arm_predictions(y, patient, 0.5, rng, repeat=r) for r in range(3)], ignore_index=True)
+    d = paired_bootstrap(a, b, weights, n_boot=300, level=0.9, seed=3)
+    estimate, boots = resampled_rows_statistic(a, b, weights, 300, 3)
+    assert d.estimate == estimate
+    alpha = (1 - 0.9) / 2                                 # as paired_bootstrap computes it (not exactly 0.05)
+    assert (d.low, d.high) == tuple(np.quantile(boots, [alpha, 1 - alpha]))
+    assert d.p_value == min(1.0, 2 * min((boots <= 0).mean(), (boots >= 0).mean()))
+
+
+def test_kappa_of_confusion_is_kappa_columns_on_the_counted_rows():
+    rng = np.random.default_rng(0)
+    y, pred = rng.integers(0, 3, 50), rng.integers(0, 3, (50, 4))
+    counts = np.stack([np.bincount(y * 3 + pred[:, h], minlength=9).reshape(3, 3) for h in range(4)])
+    for weights in ("quadratic", None):
+        assert np.array_equal(kappa_of_confusion(counts, weights), kappa_columns(y, pred, weights))
+        assert np.allclose(kappa_of_confusion(counts, weights),
+                           [cohen_kappa_score(y, pred[:, h], weights=weights) for h in range(4)], atol=1e-12)
+    # undefined κ (no rows; a single class on both sides) is 0, without warnings
+    with np.errstate(all="raise"):
+        assert kappa_of_confusion(np.zeros((1, 3, 3), int)).tolist() == [0.0]
+        assert kappa_of_confusion(np.array([[[0, 0, 0], [0, 5, 0], [0, 0, 0]]])).tolist() == [0.0]
 
 
 def test_bootstrap_rejects_arms_on_different_visits():

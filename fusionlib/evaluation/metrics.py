@@ -85,10 +85,20 @@ def kappa_columns(y_true: np.ndarray, pred: np.ndarray, weights: str | None = "q
     y_true, pred = np.asarray(y_true), np.asarray(pred)
     h = pred.shape[1]
     cells = (np.arange(h)[None, :] * n_classes * n_classes + y_true[:, None] * n_classes + pred).ravel()
-    observed = np.bincount(cells, minlength=h * n_classes ** 2).reshape(h, n_classes, n_classes).astype(float)
-    n = len(y_true)
-    expected = observed.sum(2, keepdims=True) * observed.sum(1, keepdims=True) / n
-    i, j = np.meshgrid(np.arange(n_classes), np.arange(n_classes), indexing="ij")
+    observed = np.bincount(cells, minlength=h * n_classes ** 2).reshape(h, n_classes, n_classes)
+    return kappa_of_confusion(observed, weights)
+
+
+def kappa_of_confusion(observed: np.ndarray, weights: str | None = "quadratic") -> np.ndarray:
+    """Cohen's κ of confusion matrices of counts ``(h, k, k)`` (rows true, columns predicted), ``(h,)`` — the
+    value :func:`kappa_columns` gives for the rows counted (it calls this), so a κ can be computed from counts
+    summed over groups of rows; 0 where κ is undefined (no rows, or one class only)."""
+    observed = np.asarray(observed).astype(float)
+    k_classes = observed.shape[-1]
+    n = observed.sum((1, 2))[:, None, None]           # counts: an exact sum in any order
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = observed.sum(2, keepdims=True) * observed.sum(1, keepdims=True) / n
+    i, j = np.meshgrid(np.arange(k_classes), np.arange(k_classes), indexing="ij")
     w = (i - j) ** 2 if weights == "quadratic" else (i != j).astype(float)
     denom = (w * expected).sum((1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):

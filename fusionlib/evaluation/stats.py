@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from fusionlib.evaluation.metrics import PROBA, kappa_columns, per_visit
+from fusionlib.evaluation.metrics import PROBA, kappa_of_confusion, per_visit
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,11 @@ class Difference:
     method: str
 
 
-def _kappa(y: np.ndarray, pred: np.ndarray, weights: str | None) -> float:
-    """κ as scikit-learn computes it (0 where undefined), in numpy for the bootstrap's thousands of draws."""
-    return float(kappa_columns(y, np.asarray(pred)[:, None], weights)[0])
+def _patient_confusion(rows: pd.DataFrame, patients: np.ndarray, pred: str, n_classes: int = 3) -> np.ndarray:
+    """Confusion counts of each patient's rows (true ``y_a`` against ``pred``), ``(n_patients, k, k)``."""
+    at = np.searchsorted(patients, rows["patient_a"].to_numpy())
+    cells = (at * n_classes + rows["y_a"].to_numpy()) * n_classes + rows[pred].to_numpy()
+    return np.bincount(cells, minlength=len(patients) * n_classes ** 2).reshape(len(patients), n_classes, n_classes)
 
 
 def _validation_visits(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -61,23 +63,19 @@ def paired_bootstrap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, weights: str | 
         raise ValueError(f"arms differ in their evaluated visits ({len(a)} vs {len(b)}, {len(merged)} shared)")
     if not (merged["y_a"] == merged["y_b"]).all():
         raise ValueError("arms disagree on the true label of some visits")
-    repeats = np.sort(merged["repeat"].unique())
     patients = np.sort(merged["patient_a"].unique())
-    groups = {r: merged[merged["repeat"] == r] for r in repeats}
-    # rows of each patient, per repeat
-    rows = {r: {p: np.flatnonzero(g["patient_a"].to_numpy() == p) for p in patients} for r, g in groups.items()}
-
-    def statistic(draw: np.ndarray) -> float:
-        diffs = []
-        for r, g in groups.items():
-            idx = np.concatenate([rows[r][p] for p in draw])
-            y = g["y_a"].to_numpy()[idx]
-            diffs.append(_kappa(y, g["pred_a"].to_numpy()[idx], weights) - _kappa(y, g["pred_b"].to_numpy()[idx], weights))
-        return float(np.mean(diffs))
-
-    estimate = statistic(patients)
     rng = np.random.default_rng(seed)
-    boots = np.array([statistic(rng.choice(patients, size=len(patients), replace=True)) for _ in range(n_boot)])
+    draws = [patients] + [rng.choice(patients, size=len(patients), replace=True) for _ in range(n_boot)]
+    # how often each patient is in each draw, (1 + n_boot, n_patients): a draw's confusion counts are these
+    # times each patient's counts, so each κ comes from its counts (the value of κ on the drawn rows, exactly)
+    drawn = np.stack([np.bincount(np.searchsorted(patients, d), minlength=len(patients)) for d in draws])
+    diffs = []
+    for _, g in merged.groupby("repeat", sort=True):
+        kappas = [kappa_of_confusion((drawn @ _patient_confusion(g, patients, f"pred_{arm}").reshape(len(patients), -1)
+                                      ).reshape(len(draws), 3, 3), weights) for arm in ("a", "b")]
+        diffs.append(kappas[0] - kappas[1])
+    stat = [float(np.mean(d)) for d in np.ascontiguousarray(np.transpose(diffs))]   # mean over repeats, per draw
+    estimate, boots = stat[0], np.array(stat[1:])
     alpha = (1 - level) / 2
     low, high = np.quantile(boots, [alpha, 1 - alpha])
     p = min(1.0, 2 * min((boots <= 0).mean(), (boots >= 0).mean()))
