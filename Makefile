@@ -96,15 +96,20 @@ cff:
 	  $(CFF_VENV)/bin/pip install --quiet "cffconvert==2.0.0"; }
 	$(CFF_VENV)/bin/cffconvert --validate -i CITATION.cff
 
+# Test processes at once (pytest-xdist): each test file runs whole in one worker (--dist loadfile), each notebook
+# in one kernel in one worker (--dist loadscope, as nbval needs). TEST_JOBS=0 runs everything in this process.
+TEST_JOBS ?= 2
+XDIST = $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS))
+
 # Unit tests (CITATION.cff validated first; the replay's also in its pinned environment); a smoke-scale study
 # and book build (-W) in $(SMOKE); its numbers against the pinned ones (tests/expected/smoke.json); nbval over
 # the notebooks it executed.
 test: $(STAMP) $(REPLAY_STAMP) $(WORKFLOW_STAMP) cff
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(XDIST) $(if $(XDIST),--dist loadfile) tests
 	$(REPLAY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_replay.py
 	$(PY) -m fusionstudy.build.study --scale smoke --root $(SMOKE) --build
 	$(PY) -m fusionstudy.build.pin --scale smoke --root $(SMOKE)
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) $(if $(XDIST),--dist loadscope) --nbval-lax tests/test_publish.py tests/test_audit_book.py $(SMOKE)/book/generated/experiments $(SMOKE)/book/generated/arms $(SMOKE)/book/generated/pages
 
 # The smoke study through the slurm profile on a real single-node SLURM started and stopped here (Debian's slurm-wlm
 # and munge, installed when missing: needs root or sudo), its pins, and its results against _build/smoke-book's
