@@ -5,6 +5,7 @@ notebooks (``--plan-json``) run through the real engine and real kernels; the sm
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +67,18 @@ def events(tmp_path: Path) -> dict:
     return {(w[0], w[1]): float(w[2]) for w in (ln.split() for ln in lines) if w}
 
 
+def read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def lift_when(hold: Path, condition, timeout: float = 120.0) -> None:
+    """Remove ``hold`` once ``condition()`` is true, or after ``timeout`` seconds."""
+    t0 = time.monotonic()
+    while not condition() and time.monotonic() - t0 < timeout:
+        time.sleep(0.1)
+    hold.unlink()
+
+
 def run(tmp_path: Path, plan: Path, capfd=None, **kw):
     """Run the plan's study; returns its report and what it printed (the jobs print to the process's stdout)."""
     tasks, notebooks = study.load_plan(plan)
@@ -76,8 +89,15 @@ def run(tmp_path: Path, plan: Path, capfd=None, **kw):
 
 @needs_engine
 def test_each_task_runs_after_what_it_reads_and_unchanged_ones_are_skipped(tmp_path, capfd):
-    plan = tiny_plan(tmp_path, {"a": {"sleep": 2.0}, "b": {"depends": ["a"]}, "c": {}})
+    # a holds until c has started (a thread lifts the hold then, or after 120 s): with two jobs they overlap
+    hold = tmp_path / "hold-a"
+    hold.touch()
+    plan = tiny_plan(tmp_path, {"a": {"block": str(hold)}, "b": {"depends": ["a"]}, "c": {}})
+    lift = threading.Thread(target=lift_when, args=(hold, lambda: "start c " in read(tmp_path / "events.txt")),
+                            daemon=True)
+    lift.start()
     r, out = run(tmp_path, plan, capfd, jobs=2)
+    lift.join()
     assert sorted(r.ran) == ["a", "b", "c"] and not r.failed and not r.skipped, out
     ev = events(tmp_path)
     assert ev[("end", "a")] < ev[("start", "b")]                # b reads a
