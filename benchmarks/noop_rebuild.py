@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=None, help="the built book's root (default: the checkout)")
     ap.add_argument("--scale", default="default")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--python", type=Path, default=None, help="interpreter (default <root>/.venv/bin/python)")
+    ap.add_argument("--python", type=Path, default=None, help="interpreter (default <checkout>/.venv/bin/python)")
     a = ap.parse_args(argv)
     checkout = a.checkout.resolve()
     root = (a.root or checkout).resolve()

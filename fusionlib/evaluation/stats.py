@@ -32,10 +32,10 @@ class Difference:
 
 
 def _patient_confusion(rows: pd.DataFrame, patients: np.ndarray, pred: str, n_classes: int = 3) -> np.ndarray:
-    """Confusion counts of each patient's rows (true ``y_a`` against ``pred``), ``(n_patients, k, k)``."""
+    """Confusion counts of each patient's rows (true ``y_a`` against ``pred``), flattened: ``(n_patients, k * k)``."""
     at = np.searchsorted(patients, rows["patient_a"].to_numpy())
     cells = (at * n_classes + rows["y_a"].to_numpy()) * n_classes + rows[pred].to_numpy()
-    return np.bincount(cells, minlength=len(patients) * n_classes ** 2).reshape(len(patients), n_classes, n_classes)
+    return np.bincount(cells, minlength=len(patients) * n_classes ** 2).reshape(len(patients), n_classes ** 2)
 
 
 def _validation_visits(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -71,8 +71,8 @@ def paired_bootstrap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, weights: str | 
     drawn = np.stack([np.bincount(np.searchsorted(patients, d), minlength=len(patients)) for d in draws])
     diffs = []
     for _, g in merged.groupby("repeat", sort=True):
-        kappas = [kappa_of_confusion((drawn @ _patient_confusion(g, patients, f"pred_{arm}").reshape(len(patients), -1)
-                                      ).reshape(len(draws), 3, 3), weights) for arm in ("a", "b")]
+        kappas = [kappa_of_confusion((drawn @ _patient_confusion(g, patients, f"pred_{arm}")).reshape(len(draws), 3, 3),
+                                     weights) for arm in ("a", "b")]
         diffs.append(kappas[0] - kappas[1])
     stat = [float(np.mean(d)) for d in np.ascontiguousarray(np.transpose(diffs))]   # mean over repeats, per draw
     estimate, boots = stat[0], np.array(stat[1:])
