@@ -57,6 +57,57 @@ class ReplayChapter(DataChapter):
         return replay.run(self.data_dir, n_folds=n_folds, variants=variants, heads=heads,
                           engine=engine or self.engine, n_jobs=2, **kw)
 
+    # The chapter's forest work, one place: the sections run these, :meth:`forest_jobs` lists their forests.
+    def replays(self) -> dict[str, dict]:
+        """The chapter's runs of :func:`fusionstudy.replay.protocol.run`, by section (its timing's name): keyword
+        arguments of :meth:`_run`."""
+        k, both = self.knobs, ("e0ba25c", "1ea5ac0")
+        sized = {"n_trees": k["trees"], "bn_epochs": k["bn_epochs"]}
+        return {"3-fold replay": {"n_folds": 3, "variants": ("as recorded",), "heads": ("e0ba25c",)},
+                "3-fold replay, project environment": {"n_folds": 3, "variants": ("as recorded",),
+                                                       "heads": ("e0ba25c",), "engine": "current"},
+                "5-fold replay with the BN head": {"n_folds": 5, "variants": ("as recorded",), "heads": both, **sized},
+                "defects switched off": {"n_folds": 3, "variants": tuple(replay.DEFECTS), "heads": both, **sized}}
+
+    def distributions(self) -> dict[str, dict]:
+        """The chapter's seeded-split runs, by section: keyword arguments of
+        :func:`fusionstudy.replay.studies.split_distribution` and :func:`~fusionstudy.replay.studies.forest_size_check`."""
+        k = self.knobs
+        return {"split distribution": {"designs": k["distribution"], "n_trees": k["distribution_trees"]},
+                "forest-size check": {"n_folds": 3, "n_splits": k["forest_check"], "small": k["distribution_trees"],
+                                      "full": replay.FOREST["n_estimators"]}}
+
+    def forest_jobs(self) -> list[tuple[str, str, dict]]:
+        """Every forest stage the chapter computes, once each, in the order it computes them: ``(section,
+        engine, job)`` with ``job`` the keyword arguments of :func:`fusionstudy.replay.protocol.forest_stage`
+        (a stage two sections share is listed under the first; the disk cache computes it once). Empty when the
+        chapter is disabled. What ``benchmarks/replay_floor.py`` times."""
+        if not self.enabled:
+            return []
+        folder = str(self.rows.path.parent)
+        work = []
+        for section, kw in self.replays().items():
+            if section == "3-fold replay, project environment" and not self._compares_engines():
+                continue
+            chosen = replay.variants_of(kw["variants"], kw.get("n_trees"))
+            work += [(section, kw.get("engine", self.engine), job)
+                     for job in replay.run_jobs(folder, kw["n_folds"], chosen)[0]]
+        dist, check = self.distributions().values()
+        work += [("split distribution", self.engine, job)
+                 for job in studies.distribution_jobs(folder, dist["designs"], dist["n_trees"])[1]]
+        for trees in (check["small"], check["full"]):
+            work += [("forest-size check", self.engine, job)
+                     for job in studies.distribution_jobs(folder, {check["n_folds"]: check["n_splits"]}, trees)[1]]
+        out, seen = [], []
+        for section, engine, job in work:
+            if (engine, job) not in seen:
+                seen.append((engine, job))
+                out.append((section, engine, job))
+        return out
+
+    def _compares_engines(self) -> bool:
+        return bool(self.knobs["compare_current"] and self.engine == "pinned")
+
     def row_table(self) -> list:
         """The row table and the environment that grows the forests, or why the chapter is skipped."""
         if not self.enabled:
@@ -76,7 +127,7 @@ class ReplayChapter(DataChapter):
         if not self.enabled:
             return []
         with self._timed("3-fold replay"):
-            self.exact = self._run(3, ("as recorded",), ("e0ba25c",))
+            self.exact = self._run(**self.replays()["3-fold replay"])
         t = self.tables["three_fold"] = studies.recorded_comparison(self.exact)
         parts = [_table(t.drop(columns=["confusion recorded", "confusion replay"]))]
         parts += [f"Fold {r['fold']}: recorded `{r['confusion recorded']}`, replay `{r['confusion replay']}` (rows true "
@@ -94,11 +145,11 @@ class ReplayChapter(DataChapter):
         """The 3 folds again with the project's own scikit-learn (where the scale asks and the pinned one ran)."""
         if not self.enabled:
             return []
-        if not (self.knobs["compare_current"] and self.engine == "pinned"):
+        if not self._compares_engines():
             return [f"Not run at scale `{self.scale}`" + (" (the pinned environment is absent)."
                                                          if self.engine != "pinned" else ".")]
         with self._timed("3-fold replay, project environment"):
-            current = self._run(3, ("as recorded",), ("e0ba25c",), engine="current")
+            current = self._run(**self.replays()["3-fold replay, project environment"])
         self.engines = self.tables["engines"] = studies.engine_difference(self.exact, current)
         return [_table(self.engines)]
 
@@ -108,8 +159,7 @@ class ReplayChapter(DataChapter):
             return []
         k = self.knobs
         with self._timed("5-fold replay with the BN head"):
-            self.five = self._run(5, ("as recorded",), ("e0ba25c", "1ea5ac0"), n_trees=k["trees"],
-                                  bn_epochs=k["bn_epochs"])
+            self.five = self._run(**self.replays()["5-fold replay with the BN head"])
         reduced = not self._full_scale()
         note = (f"Forests of {k['trees']} trees, BN head trained for at most {k['bn_epochs']} epochs"
                 + (" — **reduced at this scale, so the numbers are not comparable with the recorded ones**"
@@ -126,8 +176,7 @@ class ReplayChapter(DataChapter):
         if not self.enabled:
             return []
         with self._timed("defects switched off"):
-            self.defect_runs = self._run(3, tuple(replay.DEFECTS), ("e0ba25c", "1ea5ac0"), n_trees=self.knobs["trees"],
-                                         bn_epochs=self.knobs["bn_epochs"])
+            self.defect_runs = self._run(**self.replays()["defects switched off"])
         self.tables["defects"] = studies.defect_table(self.defect_runs)
         return [f"Forests of {self.knobs['trees']} trees.", _table(self.tables["defects"])]
 
@@ -148,7 +197,7 @@ class ReplayChapter(DataChapter):
         k = self.knobs
         with self._timed("split distribution"):
             dist = self.tables["distribution"] = studies.split_distribution(
-                self.data_dir, k["distribution"], k["distribution_trees"], self.engine, n_jobs=2)
+                self.data_dir, **self.distributions()["split distribution"], engine=self.engine, n_jobs=2)
         n_splits = dist.groupby("n_folds")["split_seed"].nunique()
         self.tables["distribution_summary"] = studies.distribution_summary(dist)
         return ["; ".join(f"{n_folds} folds: {n} seeded splits" for n_folds, n in n_splits.items())
@@ -159,11 +208,9 @@ class ReplayChapter(DataChapter):
         """The same splits scored with the distribution's forests and the original's."""
         if not self.enabled:
             return []
-        k = self.knobs
         with self._timed("forest-size check"):
             self.tables["forest_check"] = studies.forest_size_check(
-                self.data_dir, 3, k["forest_check"], k["distribution_trees"], replay.FOREST["n_estimators"],
-                self.engine, n_jobs=2)
+                self.data_dir, **self.distributions()["forest-size check"], engine=self.engine, n_jobs=2)
         self.tables["forest_check_summary"] = studies.forest_size_summary(self.tables["forest_check"])
         return [_table(self.tables["forest_check_summary"])]
 

@@ -844,6 +844,28 @@ class Replay:
         return {int(r.fold): np.asarray(r.confusion) for r in f.itertuples()}
 
 
+def variants_of(variants=("as recorded",), n_trees: int | None = None) -> dict:
+    """The protocols of ``variants`` (names of :data:`DEFECTS`, or a dict of :class:`Protocol` s), with ``n_trees``
+    trees per forest where given."""
+    chosen = variants if isinstance(variants, dict) else {v: DEFECTS[v] for v in variants}
+    return chosen if n_trees is None else {k: replace(p, n_trees=n_trees) for k, p in chosen.items()}
+
+
+def run_jobs(folder: str, n_folds: int, chosen: dict, split_seed: int = FOLD_SEED) -> tuple[list[dict], dict]:
+    """The forest stages :func:`run` computes: the distinct :func:`forest_stage` jobs (keyword dicts) of every
+    variant of ``chosen`` (name -> :class:`Protocol`) on every fold, and ``(variant, fold) -> job index`` (variants
+    with the same forests, e.g. one differing only in ``vector``, share a job)."""
+    jobs, where = [], {}
+    for name, p in chosen.items():
+        for f in range(n_folds):
+            job = {"data_dir": folder, "n_folds": n_folds, "split_seed": split_seed, "fold": f,
+                   "protocol": p.forest_settings(), "outputs": "full"}
+            if job not in jobs:
+                jobs.append(job)
+            where[(name, f)] = jobs.index(job)
+    return jobs, where
+
+
 def run(data_dir: str | Path | None = None, n_folds: int = 3, variants=("as recorded",),
         heads=("e0ba25c", "1ea5ac0"), engine: str = "auto", n_trees: int | None = None, bn_epochs: int | None = None,
         split_seed: int = FOLD_SEED, n_jobs: int = 1, progress=None) -> Replay:
@@ -859,20 +881,11 @@ def run(data_dir: str | Path | None = None, n_folds: int = 3, variants=("as reco
     t0 = time.perf_counter()
     rows = read_rows(data_dir)
     folder = str(rows.path.parent)
-    chosen = variants if isinstance(variants, dict) else {v: DEFECTS[v] for v in variants}
     for h in heads:
         if h not in HEADS:
             raise ValueError(f"head={h!r}: use one of {list(HEADS)}")
-    if n_trees is not None:
-        chosen = {k: replace(p, n_trees=n_trees) for k, p in chosen.items()}
-    jobs, where = [], {}
-    for name, p in chosen.items():
-        for f in range(n_folds):
-            job = {"data_dir": folder, "n_folds": n_folds, "split_seed": split_seed, "fold": f,
-                   "protocol": p.forest_settings(), "outputs": "full"}
-            where[(name, f)] = len(jobs) if job not in jobs else jobs.index(job)
-            if job not in jobs:
-                jobs.append(job)
+    chosen = variants_of(variants, n_trees)
+    jobs, where = run_jobs(folder, n_folds, chosen, split_seed)
     t_forest = time.perf_counter()
     computed = stages(jobs, engine, n_jobs)
     forest_s = time.perf_counter() - t_forest

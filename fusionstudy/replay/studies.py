@@ -60,6 +60,16 @@ def _kappas(stage: dict) -> tuple[float, float]:
             float(cohen_kappa_score(y, pred, labels=[0, 1, 2])))
 
 
+def distribution_jobs(folder: str, designs: dict, n_trees: int) -> tuple[list[tuple], list[dict]]:
+    """The forest stages of :func:`split_distribution`: ``(n_folds, split seed, fold)`` keys and the
+    :func:`fusionstudy.replay.protocol.forest_stage` jobs (keyword dicts, validation outputs) of every fold of
+    every split of ``designs`` (``{n_folds: n_splits}``) with forests of ``n_trees`` trees."""
+    protocol = replay.Protocol(n_trees=n_trees).forest_settings()
+    keys = [(k, seed, f) for k, n in designs.items() for seed in split_seeds(n) for f in range(k)]
+    return keys, [{"data_dir": folder, "n_folds": k, "split_seed": seed, "fold": f, "protocol": protocol,
+                   "outputs": "validation"} for k, seed, f in keys]
+
+
 def split_distribution(data_dir: str | None = None, designs: dict | None = None, n_trees: int = 646,
                        engine: str = "auto", n_jobs: int = 2) -> pd.DataFrame:
     """RF-alone κ per fold over seeded patient splits under the original protocol.
@@ -69,16 +79,7 @@ def split_distribution(data_dir: str | None = None, designs: dict | None = None,
     ``n_jobs`` at a time (forests single-threaded). Returns one row per (design, split, fold): ``n_folds``,
     ``split_seed``, ``fold`` (1-based), ``kappa_quadratic``, ``kappa_unweighted``, ``n_val_rows``, ``n_trees``.
     """
-    designs = designs or {3: 100, 5: 100}
-    folder = str(replay.read_rows(data_dir).path.parent)
-    protocol = replay.Protocol(n_trees=n_trees).forest_settings()
-    jobs, keys = [], []
-    for k, n in designs.items():
-        for seed in split_seeds(n):
-            for f in range(k):
-                jobs.append({"data_dir": folder, "n_folds": k, "split_seed": seed, "fold": f, "protocol": protocol,
-                             "outputs": "validation"})
-                keys.append((k, seed, f))
+    keys, jobs = distribution_jobs(str(replay.read_rows(data_dir).path.parent), designs or {3: 100, 5: 100}, n_trees)
     out = []
     for (k, seed, f), st in zip(keys, replay.stages(jobs, engine, n_jobs)):
         kq, ku = _kappas(st)
