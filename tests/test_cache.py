@@ -144,3 +144,86 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setattr(cohort_mod.pickle, "dump", broken_dump)
     c = make_synthetic_cohort(cache_dir=tmp_path, **SMALL)
     assert len(c.pixels) == len(c.images) and _files(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------ an entry computed once across processes
+_ASKER = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from fusionlib.cache import store
+
+folder = Path(sys.argv[1])
+def compute():
+    with open(folder / "computed.log", "a") as log:
+        log.write(sys.argv[2] + "\\n")
+    (folder / ("started-" + sys.argv[2])).touch()
+    deadline = time.time() + 60
+    while not (folder / "go").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return {"p": np.arange(6.0).reshape(2, 3) + 0.1}
+out = store.cached("fit", "k1", compute)
+print(json.dumps(out["p"].tolist()))
+"""
+
+
+def _waiters_on(lock_file) -> int:
+    """Processes waiting for an flock on ``lock_file`` (Linux: the ``->`` lines of /proc/locks)."""
+    import os
+
+    inode = f":{os.stat(lock_file).st_ino} "
+    return sum(1 for line in open("/proc/locks") if "->" in line and inode in line)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/locks"), reason="needs Linux's /proc/locks")
+def test_two_processes_asking_for_one_entry_compute_it_once_and_get_the_same_arrays(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "FUSIONLIB_CACHE": str(tmp_path / "cache")}
+    first = subprocess.Popen([sys.executable, "-c", _ASKER, str(tmp_path), "first"], env=env, stdout=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / "started-first").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "started-first").exists(), "the first process never started computing"
+    second = subprocess.Popen([sys.executable, "-c", _ASKER, str(tmp_path), "second"], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    lock = tmp_path / "cache" / "fit" / "k1.lock"
+    while time.time() < deadline and not (lock.exists() and _waiters_on(lock) == 1):
+        time.sleep(0.05)                         # the second waits on the first's lock (not on a sleep of ours)
+    waiting = lock.exists() and _waiters_on(lock) == 1
+    (tmp_path / "go").touch()
+    outs = [p.communicate(timeout=120)[0] for p in (first, second)]
+    assert waiting, "the second process did not wait for the entry's lock"
+    assert first.returncode == second.returncode == 0
+    assert (tmp_path / "computed.log").read_text().split() == ["first"]
+    assert outs[0] == outs[1] and outs[0].strip() == "[[0.1, 1.1, 2.1], [3.1, 4.1, 5.1]]"
+
+
+def test_a_compute_asking_for_another_entry_and_a_file_system_without_locks_still_compute(tmp_path, monkeypatch):
+    import fcntl
+
+    monkeypatch.setenv("FUSIONLIB_CACHE", str(tmp_path))
+    calls = []
+
+    def inner():
+        calls.append("inner")
+        return {"x": np.ones(2)}
+
+    def outer():
+        calls.append("outer")
+        return {"y": store.cached("k", "inner", inner)["x"] * 2}
+
+    assert store.cached("k", "outer", outer)["y"].tolist() == [2.0, 2.0]
+    assert store.cached("k", "outer", outer)["y"].tolist() == [2.0, 2.0] and calls == ["outer", "inner"]
+    assert store.load("k", "inner")["x"].tolist() == [1.0, 1.0] and not store._holding
+
+    def no_flock(*a):
+        raise OSError("no locks on this file system")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    assert store.cached("k", "other", lambda: {"z": np.zeros(1)})["z"].tolist() == [0.0]
+    assert store.load("k", "other")["z"].tolist() == [0.0]

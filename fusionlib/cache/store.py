@@ -6,11 +6,19 @@ the key hashes everything the entry depends on (data content, fold indices, sett
 of the code that made it; :func:`fusionlib.cache.hashing.content_key`). Writes are atomic
 (:func:`fusionlib.io.write_npz`); an unreadable entry is recomputed and overwritten. ``FUSIONLIB_CACHE=off``
 (or ``0``) disables the cache.
+
+An entry is computed once even when several processes ask for it at the same time (the study runs two tasks at
+once, and experiments share the folds' CNNs and forests): :func:`cached` holds a lock on the entry
+(``<kind>/<key>.lock``, ``flock``, released when the process ends however it ends) while computing it, and a process
+that had to wait loads what the first one wrote. Where no lock can be taken (a read-only folder, a file system
+without ``flock``) it computes as before. A process holds one entry's lock at a time: a ``compute`` that itself asks
+for another entry computes that one unlocked, so two processes can never wait on each other.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from fusionlib import io
@@ -63,10 +71,57 @@ def save(kind: str, key: str, arrays: dict) -> None:
         io.write_npz(root / kind / f"{key}.npz", arrays)
 
 
+#: Whether this process holds an entry's lock now (then a nested :func:`cached` computes unlocked).
+_holding = False
+
+
+@contextmanager
+def _entry_lock(kind: str, key: str):
+    """Hold the lock of entry ``kind/key`` (wait for it while another process holds it); yields whether it is held
+    (``False``: cache off, a lock already held by this process, or no lock could be taken)."""
+    global _holding
+    handle = _lock_file(kind, key) if not _holding else None
+    if handle is None:
+        yield False
+        return
+    with handle:
+        _holding = True
+        try:
+            yield True
+        finally:
+            _holding = False
+
+
+def _lock_file(kind: str, key: str):
+    """The entry's lock file, opened and locked (``flock``, waiting as long as it takes); ``None`` when the cache is
+    off or the lock cannot be taken. Closing the file releases the lock."""
+    import fcntl
+
+    root = cache_root()
+    if root is None:
+        return None
+    try:
+        (root / kind).mkdir(parents=True, exist_ok=True)
+        handle = open(root / kind / f"{key}.lock", "a")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
 def cached(kind: str, key: str, compute) -> dict:
-    """``compute()`` -> dict of arrays, stored under ``kind/key``; later calls with the same key load it."""
+    """``compute()`` -> dict of arrays, stored under ``kind/key``; later calls with the same key load it, and a call
+    made while another process computes the same entry waits for it and loads it (see the module docstring)."""
     out = load(kind, key)
-    if out is None:
-        out = compute()
-        save(kind, key, out)
+    if out is not None:
+        return out
+    with _entry_lock(kind, key) as locked:
+        out = load(kind, key) if locked else None     # computed by another process while this one waited
+        if out is None:
+            out = compute()
+            save(kind, key, out)
     return out
