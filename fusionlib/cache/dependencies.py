@@ -41,8 +41,14 @@ def _is_package(name: str, root: Path) -> bool:
 
 def imported_modules(source: str, module: str | None = None, packages=PACKAGES, root: Path = ROOT) -> set[str]:
     """The modules of ``packages`` that ``source`` imports directly, with the packages above each.
-    ``module``: the dotted name of the module ``source`` belongs to (needed for its relative imports)."""
-    root = Path(root)
+    ``module``: the dotted name of the module ``source`` belongs to (needed for its relative imports).
+    Each distinct ``(source, module, packages, root)`` is parsed once per process (the study hashes dozens of
+    notebooks that reach the same modules)."""
+    return set(_imported(source, module, tuple(packages), Path(root)))
+
+
+@lru_cache(maxsize=4096)
+def _imported(source: str, module: str | None, packages: tuple, root: Path) -> frozenset[str]:
     found: set[str] = set()
 
     def add(name: str) -> bool:
@@ -69,7 +75,7 @@ def imported_modules(source: str, module: str | None = None, packages=PACKAGES, 
             if add(base):
                 for alias in node.names:
                     add(f"{base}.{alias.name}")          # ``from p import x``: x may be a module
-    return found
+    return frozenset(found)
 
 
 def _notebook_source(path: Path) -> str:
