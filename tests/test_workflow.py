@@ -111,10 +111,14 @@ def test_each_task_runs_after_what_it_reads_and_unchanged_ones_are_skipped(tmp_p
     state = json.loads((gen / "state.json").read_text())
     assert set(state["hashes"]) == set(state["wall_s"]) == {"a", "b", "c"} and state["last_full_run"]["ran"] == 3
 
-    r, out = run(tmp_path, plan)
+    started = []
+    real_run = engine.run
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "run", lambda *a, **k: started.append(a) or real_run(*a, **k))
+        r, out = run(tmp_path, plan)
     assert r.ran == [] and sorted(r.skipped) == ["a", "b", "c"], out
     assert "a: unchanged, skipped" in out and len(events(tmp_path)) == 6       # nothing executed again
-    assert not (gen / ".staging").exists()
+    assert started == [] and not (gen / ".staging").exists()                  # nor the engine started
 
 
 @needs_engine

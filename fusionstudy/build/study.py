@@ -432,9 +432,11 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
         path = write_run_plan(gen, tasks, hashes, scale=scale, root=root, notebooks=notebooks, threads=threads,
                               kernel=kernel, verbose=verbose, started=t_start)
         log_path = root / "_build" / "logs" / "snakemake.log"
-        engine.clear_stale_lock(root, log)
-        cmd = engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args, exe=exe)
-        rc, why = engine.run(cmd, log_path, verbose=verbose)
+        rc, why = 0, ""
+        if len(done) < len(tasks):                # every task recorded with its current hash: nothing to start
+            engine.clear_stale_lock(root, log)
+            cmd = engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args, exe=exe)
+            rc, why = engine.run(cmd, log_path, verbose=verbose)
         remote = engine.profile_executor(profile) != "local"      # the jobs printed into their own logs
         for i, t in enumerate(tasks, start=1):
             prefix = f"[{i}/{len(tasks)} {time.time() - t_start:6.0f}s] {t.name}:"
