@@ -48,7 +48,7 @@ def _sections_asking(chapter, monkeypatch) -> list[tuple[str, dict]]:
     def record(jobs, engine="auto", n_jobs=1, chunk=48):
         asked.extend((replay.choose_engine(engine), job) for job in jobs)
         if all(job["outputs"] == "validation" for job in jobs):
-            return [{"p_val": np.tile([[0.2, 0.1], [0.8, 0.1], [0.9, 0.9]], (1, 1)), "y_val": np.arange(3)}
+            return [{"p_val": np.array([[0.2, 0.1], [0.8, 0.1], [0.9, 0.9]]), "y_val": np.arange(3)}
                     for _ in jobs]
         raise _Asked
 

@@ -433,7 +433,7 @@ def run_study(scale: str = "default", root: str | Path = PROJECT, force: bool = 
                               kernel=kernel, verbose=verbose, started=t_start)
         log_path = root / "_build" / "logs" / "snakemake.log"
         rc, why = 0, ""
-        if len(done) < len(tasks):                # every task recorded with its current hash: nothing to start
+        if len(done) < len(tasks):      # some task is stale (with every one recorded under its hash: no engine)
             engine.clear_stale_lock(root, log)
             cmd = engine.command(path, root, profile, cores=jobs, force=force, extra=engine_args, exe=exe)
             rc, why = engine.run(cmd, log_path, verbose=verbose)

@@ -60,12 +60,14 @@ class ReplayChapter(DataChapter):
     # The chapter's forest work, one place: the sections run these, :meth:`forest_jobs` lists their forests.
     def replays(self) -> dict[str, dict]:
         """The chapter's runs of :func:`fusionstudy.replay.protocol.run`, by section (its timing's name): keyword
-        arguments of :meth:`_run`."""
+        arguments of :meth:`_run`. The project-environment replay only where the chapter compares engines."""
         k, both = self.knobs, ("e0ba25c", "1ea5ac0")
         sized = {"n_trees": k["trees"], "bn_epochs": k["bn_epochs"]}
-        return {"3-fold replay": {"n_folds": 3, "variants": ("as recorded",), "heads": ("e0ba25c",)},
-                "3-fold replay, project environment": {"n_folds": 3, "variants": ("as recorded",),
-                                                       "heads": ("e0ba25c",), "engine": "current"},
+        runs = {"3-fold replay": {"n_folds": 3, "variants": ("as recorded",), "heads": ("e0ba25c",)}}
+        if self._compares_engines():
+            runs["3-fold replay, project environment"] = {"n_folds": 3, "variants": ("as recorded",),
+                                                          "heads": ("e0ba25c",), "engine": "current"}
+        return {**runs,
                 "5-fold replay with the BN head": {"n_folds": 5, "variants": ("as recorded",), "heads": both, **sized},
                 "defects switched off": {"n_folds": 3, "variants": tuple(replay.DEFECTS), "heads": both, **sized}}
 
@@ -87,8 +89,6 @@ class ReplayChapter(DataChapter):
         folder = str(self.rows.path.parent)
         work = []
         for section, kw in self.replays().items():
-            if section == "3-fold replay, project environment" and not self._compares_engines():
-                continue
             chosen = replay.variants_of(kw["variants"], kw.get("n_trees"))
             work += [(section, kw.get("engine", self.engine), job)
                      for job in replay.run_jobs(folder, kw["n_folds"], chosen)[0]]
